@@ -1,0 +1,10 @@
+// foveal: fused attention and convolution kernels for Node.js.
+//   const fv = require('foveal')      or      import * as fv from 'foveal'
+export { Tensor, tensor, shapeSize } from './tensor'
+export type { Shape, TensorLike } from './tensor'
+export * as ops from './ops'
+export {
+  info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
+} from './info'
+export type { Info, IsaName } from './info'
+export type { PoolStats } from './native'

@@ -1,0 +1,104 @@
+// The one place that loads the native addon, and the hand-written type of what it exports.
+// Every other module imports `binding` from here; nothing else requires a .node file.
+import * as path from 'node:path'
+
+/** Raw per-op functions take Float32Arrays and sizes; lib/ops/* is the typed, validated API over them. */
+export interface NativeBinding {
+  info(): NativeInfo
+  setNumThreads(n: number): void
+  getNumThreads(): number
+  setIsa(isa: string): void
+  poolStats(): PoolStats
+  setPoolLimit(bytes: number): void
+  trimPool(): void
+
+  linear(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    M: number, K: number, N: number): Float32Array
+  linearAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    M: number, K: number, N: number): Promise<Float32Array>
+  linearBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
+    accumulate: boolean): RawLinearGrads
+  linearBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
+    accumulate: boolean): Promise<RawLinearGrads>
+}
+
+export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
+
+export interface PoolStats {
+  /** Bytes of results handed out and not yet collected (by size class). */
+  liveBytes: number
+  /** Bytes kept for reuse. */
+  cachedBytes: number
+  /** The cap on cachedBytes. */
+  cacheLimit: number
+  /** Results served from the cache. */
+  hits: number
+  /** Results that needed fresh memory. */
+  misses: number
+}
+
+export interface NativeInfo {
+  buildRoute: string
+  napiVersion: number
+  compiler?: string
+  cpu: { vendor: string, brand: string, features: string[] }
+  isa: { best: string, active: string, supported: string[], note?: string }
+  kernels: Array<{ name: string, variants: string[], active: string }>
+  threads: { count: number, default: number }
+  pool: PoolStats
+  cuda: {
+    library: string
+    built: boolean
+    loaded: boolean
+    usable: boolean
+    runtimeVersion?: string
+    reason: string
+    devices: Array<{ index: number, name: string, computeCapability: string, totalMemory: number }>
+  }
+}
+
+/** The package root (dist/.. or lib/..). */
+export const packageRoot = path.join(__dirname, '..')
+
+function load (): { binding: NativeBinding, file: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild: { resolve(dir: string): string } = require('node-gyp-build')
+  let file: string | undefined
+  try {
+    file = nodeGypBuild.resolve(packageRoot)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return { binding: require(file) as NativeBinding, file }
+  } catch (err) {
+    throw new Error(loadFailure(file, err), { cause: err })
+  }
+}
+
+// Says what was tried and what to do, as sharp does: the most common causes are an install
+// with --ignore-scripts, a platform without a prebuilt binary and no compiler, and a
+// binary built for another platform copied along with node_modules.
+function loadFailure (file: string | undefined, err: unknown): string {
+  const platform = `${process.platform}-${process.arch}`
+  const cause = err instanceof Error ? err.message.trim() : String(err)
+  return [
+    `foveal: could not load its native addon on ${platform} (Node ${process.versions.node}, N-API ${process.versions.napi}).`,
+    file
+      ? `Found ${file}, but loading it failed: ${cause}`
+      : `Looked for ${path.join(packageRoot, 'build', 'Release', '*.node')} (a build from source) and ` +
+        `${path.join(packageRoot, 'prebuilds', platform, '*.node')} (a prebuilt binary); neither is there.`,
+    'Possible fixes:',
+    '- Reinstall with scripts enabled so the install step can run: `npm install foveal --foreground-scripts`',
+    '  (it uses the prebuilt binary for linux-x64, and builds from source elsewhere).',
+    '- Building from source needs python3, make and a C++17 compiler (g++ ≥ 9 or clang ≥ 10): then run `npm rebuild foveal`.',
+    '- If node_modules was copied from another platform or architecture, run `npm rebuild foveal` on this one.',
+    '- To use binaries from another folder, set FOVEAL_PREBUILD to the folder that holds prebuilds/.',
+  ].join('\n')
+}
+
+const loaded = load()
+
+/** The loaded addon. */
+export const binding: NativeBinding = loaded.binding
+/** The .node file that was loaded. */
+export const bindingPath: string = loaded.file

@@ -1,0 +1,2 @@
+// fv.ops: the functional ops, one file per family, each with its Async twin and backward.
+export * from './linear'

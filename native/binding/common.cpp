@@ -1,0 +1,205 @@
+#include "binding/common.h"
+
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/memory.h"
+
+namespace foveal {
+namespace binding {
+namespace {
+
+constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;  // Number.MAX_SAFE_INTEGER
+
+const char* typed_array_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint8_clamped_array: return "Uint8ClampedArray";
+    case napi_int16_array: return "Int16Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint32_array: return "Uint32Array";
+    case napi_float32_array: return "Float32Array";
+    case napi_float64_array: return "Float64Array";
+    case napi_bigint64_array: return "BigInt64Array";
+    case napi_biguint64_array: return "BigUint64Array";
+    default: return "TypedArray";
+  }
+}
+
+// A short description of a JS value for "got ..." in messages.
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    return std::string(typed_array_name(ta.TypedArrayType())) + "(" + std::to_string(ta.ElementLength()) + ")";
+  }
+  if (v.IsArray()) return "an Array";
+  if (v.IsNumber()) {
+    std::ostringstream os;
+    os << v.As<Napi::Number>().DoubleValue();
+    return os.str();
+  }
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsFunction()) return "a function";
+  return "an object";
+}
+
+void finalize_block(napi_env, void* data, void* hint) {
+  mem::release(data, reinterpret_cast<size_t>(hint));
+}
+
+}  // namespace
+
+Args::Args(const Napi::CallbackInfo& info, const char* op, bool async) : info_(info), op_(op), async_(async) {}
+
+F32 Args::f32(size_t i, const char* name) {
+  Napi::Value v = at(i);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a Float32Array, got " + describe(v));
+  auto arr = v.As<Napi::Float32Array>();
+  F32 out;
+  out.data = arr.Data();
+  out.length = arr.ElementLength();
+  out.present = true;
+  out.name = name;
+  if (async_) keep_.push_back(Napi::Persistent(arr.As<Napi::Object>()));
+  return out;
+}
+
+F32 Args::optional_f32(size_t i, const char* name) {
+  Napi::Value v = at(i);
+  if (v.IsNull() || v.IsUndefined()) {
+    F32 absent;
+    absent.name = name;
+    return absent;
+  }
+  return f32(i, name);
+}
+
+int64_t Args::integer(size_t i, const char* name, int64_t lo, int64_t hi) {
+  Napi::Value v = at(i);
+  if (!v.IsNumber())
+    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::floor(d) != d)
+    throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must be an integer from " +
+                                           std::to_string(lo) + " to " + std::to_string(hi) + ", got " + describe(v));
+  return static_cast<int64_t>(d);
+}
+
+int64_t Args::dim(size_t i, const char* name) { return integer(i, name, 0, kMaxSafe); }
+
+bool Args::flag(size_t i, const char* name) {
+  Napi::Value v = at(i);
+  if (!v.IsBoolean())
+    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+double Args::number(size_t i, const char* name) {
+  Napi::Value v = at(i);
+  if (!v.IsNumber())
+    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a number, got " + describe(v));
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+void Args::expect_length(const F32& a, int64_t expected) const {
+  if (static_cast<int64_t>(a.length) != expected)
+    throw Napi::RangeError::New(env(), std::string(op_) + ": " + a.name + " must have " + std::to_string(expected) +
+                                           " elements for the given sizes, got " + std::to_string(a.length));
+}
+
+int64_t checked_mul(const char* op, int64_t a, int64_t b) {
+  if (a != 0 && b > kMaxSafe / a)
+    throw std::invalid_argument(std::string(op) + ": sizes too large (more than 2^53 elements)");
+  return a * b;
+}
+
+Output::~Output() {
+  if (block_) mem::release(block_, length_ * sizeof(float));
+}
+
+void Output::bind(Args& args, size_t index, const char* name, int64_t length,
+                  std::initializer_list<const F32*> inputs) {
+  length_ = static_cast<size_t>(length);
+  const F32 out = args.optional_f32(index, name);
+  if (!out.present) return;
+  args.expect_length(out, length);
+  const auto* lo = reinterpret_cast<const char*>(out.data);
+  const auto* hi = lo + out.length * sizeof(float);
+  for (const F32* in : inputs) {
+    if (!in->present || in->length == 0 || out.length == 0) continue;
+    const auto* ilo = reinterpret_cast<const char*>(in->data);
+    const auto* ihi = ilo + in->length * sizeof(float);
+    if (lo < ihi && ilo < hi)
+      throw Napi::RangeError::New(args.env(), std::string(args.op()) + ": " + name +
+                                                  " must not share memory with " + in->name);
+  }
+  user_ = out.data;
+  user_ref_ = Napi::Persistent(args.at(index).As<Napi::Object>());
+}
+
+float* Output::data() {
+  if (user_) return user_;
+  if (!block_) block_ = static_cast<float*>(mem::acquire(length_ * sizeof(float)));
+  return block_;
+}
+
+Napi::Value Output::to_js(Napi::Env env) {
+  if (user_) return user_ref_.Value();
+  if (length_ == 0) return Napi::Float32Array::New(env, 0);
+  float* block = data();
+  const size_t bytes = length_ * sizeof(float);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, block, bytes, finalize_block, reinterpret_cast<void*>(bytes), &ab) ==
+      napi_ok) {
+    block_ = nullptr;  // JS owns it now; the finaliser gives it back to the pool
+    return Napi::Float32Array::New(env, length_, Napi::ArrayBuffer(env, ab), 0);
+  }
+  // Runtimes that forbid external buffers (Electron's V8 sandbox) get a copy; the block
+  // goes back to the pool with this Output.
+  if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(copy.Data(), block, bytes);
+  return Napi::Float32Array::New(env, length_, copy, 0);
+}
+
+Napi::Error make_error(Napi::Env env, const OpError& err) {
+  switch (err.kind) {
+    case OpError::kRange: return Napi::RangeError::New(env, err.message);
+    case OpError::kType: return Napi::TypeError::New(env, err.message);
+    case OpError::kMemory: {
+      Napi::Error e = Napi::Error::New(env, err.message);
+      e.Set("code", Napi::String::New(env, "ERR_FOVEAL_OUT_OF_MEMORY"));
+      return e;
+    }
+    case OpError::kOther: break;
+  }
+  return Napi::Error::New(env, err.message);
+}
+
+void rethrow_as_js(Napi::Env env, const char* op) {
+  try {
+    throw;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, {OpError::kMemory, std::string(op) + ": out of memory"});
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string(op) + ": " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, std::string(op) + ": unknown native error");
+  }
+}
+
+}  // namespace binding
+}  // namespace foveal

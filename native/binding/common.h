@@ -1,0 +1,201 @@
+// The binding's one pattern for every op: unwrap and re-check the JS arguments into a
+// plain params struct, run the kernel (here, or on a libuv thread for the Async twin),
+// and hand back results from foveal's memory pool. No arithmetic happens here.
+//
+// An op is a class with
+//   static constexpr const char* kName;     the op's name in messages
+//   explicit Op(Args& args);                unwrap + FOVEAL_CHECK, on the JS thread
+//   void run();                             the kernel, on any thread, no N-API
+//   Napi::Value result(Napi::Env env);      the JS result, on the JS thread
+// and Define<Op>(env, exports, "name") exposes it as `name` and `nameAsync`.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace foveal {
+namespace binding {
+
+// A Float32Array argument: where its elements are and how many there are.
+struct F32 {
+  float* data = nullptr;
+  size_t length = 0;
+  bool present = false;
+  const char* name = "";
+};
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, bool async);
+
+  Napi::Env env() const { return info_.Env(); }
+  const char* op() const { return op_; }
+  bool async() const { return async_; }
+
+  // A Float32Array at position i (TypeError naming `name` otherwise).
+  F32 f32(size_t i, const char* name);
+  // Same, but null or undefined give an absent F32.
+  F32 optional_f32(size_t i, const char* name);
+  // An integer size in [0, 2^53) at position i.
+  int64_t dim(size_t i, const char* name);
+  // An integer in [lo, hi] at position i.
+  int64_t integer(size_t i, const char* name, int64_t lo, int64_t hi);
+  bool flag(size_t i, const char* name);
+  double number(size_t i, const char* name);
+
+  // The argument must hold exactly `expected` elements (RangeError otherwise).
+  void expect_length(const F32& a, int64_t expected) const;
+
+  // JS objects an async op must keep alive until it settles.
+  std::vector<Napi::ObjectReference> take_keep() { return std::move(keep_); }
+
+  Napi::Value at(size_t i) const { return i < info_.Length() ? info_[i] : info_.Env().Undefined(); }
+
+ private:
+
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+  bool async_;
+  std::vector<Napi::ObjectReference> keep_;
+};
+
+// Throws RangeError unless a·b fits in an int64 and stays below 2^53 elements.
+int64_t checked_mul(const char* op, int64_t a, int64_t b);
+
+// A result buffer: the caller's `out` array, or a pool block allocated the first time
+// data() is called (on the thread that runs the kernel, so page faults never land on
+// the event loop) and handed to JS as an external ArrayBuffer.
+class Output {
+ public:
+  Output() = default;
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+  ~Output();
+
+  // The optional Float32Array at argument `index` (null/undefined: allocate) must hold
+  // exactly `length` elements and must not share memory with any of `inputs`.
+  void bind(Args& args, size_t index, const char* name, int64_t length,
+            std::initializer_list<const F32*> inputs);
+
+  float* data();                        // any thread
+  Napi::Value to_js(Napi::Env env);     // JS thread, once
+  size_t length() const { return length_; }
+  bool bound() const { return user_ != nullptr; }  // writes into the caller's array
+
+ private:
+  size_t length_ = 0;
+  float* user_ = nullptr;
+  Napi::ObjectReference user_ref_;
+  float* block_ = nullptr;
+};
+
+// What went wrong in a kernel, carried from the worker thread to the JS thread.
+struct OpError {
+  enum Kind { kRange, kType, kMemory, kOther } kind = kOther;
+  std::string message;
+};
+
+// Runs op.run(), turning any exception into an OpError (never lets one escape).
+template <class Op>
+bool run_catching(Op& op, OpError* err) noexcept;
+
+Napi::Error make_error(Napi::Env env, const OpError& err);
+
+template <class Op>
+class OpWorker final : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, std::unique_ptr<Op> op, std::vector<Napi::ObjectReference> keep)
+      : Napi::AsyncWorker(env, Op::kName),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        op_(std::move(op)),
+        keep_(std::move(keep)) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    if (!run_catching(*op_, &error_)) SetError(error_.message);
+  }
+  void OnOK() override {
+    try {
+      deferred_.Resolve(op_->result(Env()));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(make_error(Env(), {OpError::kOther, std::string(Op::kName) + ": " + e.what()}).Value());
+    }
+  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(make_error(Env(), error_).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Op> op_;
+  std::vector<Napi::ObjectReference> keep_;  // inputs and outputs stay alive until settled
+  OpError error_;
+};
+
+// Throws the JS exception for a C++ one (used by the sync path and the constructors).
+[[noreturn]] void rethrow_as_js(Napi::Env env, const char* op);
+
+template <class Op>
+Napi::Value RunSync(const Napi::CallbackInfo& info) {
+  Args args(info, Op::kName, false);
+  try {
+    Op op(args);
+    OpError err;
+    if (!run_catching(op, &err)) throw make_error(info.Env(), err);
+    return op.result(info.Env());
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrow_as_js(info.Env(), Op::kName);
+  }
+}
+
+template <class Op>
+Napi::Value RunAsync(const Napi::CallbackInfo& info) {
+  Args args(info, Op::kName, true);
+  try {
+    auto op = std::make_unique<Op>(args);
+    auto* worker = new OpWorker<Op>(info.Env(), std::move(op), args.take_keep());
+    Napi::Promise promise = worker->promise();
+    worker->Queue();  // the worker deletes itself once settled
+    return promise;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    rethrow_as_js(info.Env(), Op::kName);
+  }
+}
+
+template <class Op>
+void Define(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, RunSync<Op>, name));
+  const std::string async_name = std::string(name) + "Async";
+  exports.Set(async_name, Napi::Function::New(env, RunAsync<Op>, async_name));
+}
+
+template <class Op>
+bool run_catching(Op& op, OpError* err) noexcept {
+  try {
+    op.run();
+    return true;
+  } catch (const std::invalid_argument& e) {
+    *err = {OpError::kRange, e.what()};
+  } catch (const std::bad_alloc&) {
+    *err = {OpError::kMemory, std::string(Op::kName) + ": out of memory"};
+  } catch (const std::exception& e) {
+    *err = {OpError::kOther, std::string(Op::kName) + ": " + e.what()};
+  } catch (...) {
+    *err = {OpError::kOther, std::string(Op::kName) + ": unknown native error"};
+  }
+  return false;
+}
+
+}  // namespace binding
+}  // namespace foveal
