@@ -22,7 +22,7 @@ uint64_t read_xcr0() {
 
 CpuFeatures detect() {
   CpuFeatures f;
-  unsigned a, b, c, d;
+  unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid(0, &a, &b, &c, &d)) return f;
   const unsigned max_leaf = a;
   char vendor[13];
@@ -58,7 +58,7 @@ CpuFeatures detect() {
     f.avx512vl = ((b >> 31) & 1) && os_zmm;
     f.avx512vnni = ((c >> 11) & 1) && os_zmm;
     f.amx = ((d >> 24) & 1) && os_amx;  // AMX-TILE
-    unsigned a1, b1, c1, d1;
+    unsigned a1 = 0, b1 = 0, c1 = 0, d1 = 0;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
     f.avx512bf16 = ((a1 >> 5) & 1) && os_zmm;
   }

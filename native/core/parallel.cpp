@@ -106,7 +106,11 @@ class ThreadPool {
  private:
   void start(int n) {
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker(i); });
+    // Each worker starts from the generation current now, not the one it sees when it
+    // first runs: the first region may be posted before a new thread is scheduled.
+    const uint64_t start_generation = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i)
+      workers_.emplace_back([this, i, start_generation] { worker(i, start_generation); });
     size_.store(n, std::memory_order_relaxed);
   }
 
@@ -126,8 +130,7 @@ class ThreadPool {
     if (!error_) error_ = e;
   }
 
-  void worker(int tid) {
-    uint64_t seen = generation_.load(std::memory_order_acquire);
+  void worker(int tid, uint64_t seen) {
     for (;;) {
       uint64_t g = generation_.load(std::memory_order_acquire);
       if (g == seen) {

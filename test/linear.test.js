@@ -1,0 +1,160 @@
+'use strict'
+const test = require('ava')
+const fv = require('./helpers/fv')
+const ref = require('./reference/linear')
+const { rand } = require('./helpers/random')
+const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
+
+// Odd sizes on purpose: 1, primes, and non-multiples of any vector width or tile.
+const CASES = [
+  { x: [1, 1], n: 1 },
+  { x: [3, 17], n: 33 },
+  { x: [7], n: 5 },
+  { x: [2, 5, 255], n: 7 },
+  { x: [129, 64], n: 96 },
+  { x: [33, 1000], n: 3 }
+]
+
+function name (c, extra = '') {
+  return `x=[${c.x.join(',')}] w=[${c.n},${c.x[c.x.length - 1]}]${extra}`
+}
+
+function setup (c, seed) {
+  const K = c.x[c.x.length - 1]
+  const M = c.x.slice(0, -1).reduce((a, b) => a * b, 1)
+  const x = rand(c.x, seed)
+  const w = rand([c.n, K], seed + 1)
+  const b = rand([c.n], seed + 2)
+  return { x, w, b, M, K, N: c.n }
+}
+
+for (const [i, c] of CASES.entries()) {
+  for (const bias of [true, false]) {
+    test(`linear ${name(c, bias ? ' with bias' : '')} matches the float64 reference`, (t) => {
+      const { x, w, b, M, K, N } = setup(c, 10 * i)
+      const y = fv.ops.linear(x, w, bias ? b : undefined)
+      t.deepEqual(y.shape, [...c.x.slice(0, -1), N])
+      t.true(y.data instanceof Float32Array)
+      assertClose(t, y.data, ref.linear(x.data, w.data, bias ? b.data : null, M, K, N),
+        { rtol: 1e-5, atol: 2e-6 * Math.sqrt(K), label: 'y' })
+    })
+  }
+
+  test(`linearBackward ${name(c)} matches the float64 reference`, (t) => {
+    const { x, w, M, K, N } = setup(c, 10 * i)
+    const dy = rand([...c.x.slice(0, -1), N], 99 + i)
+    const g = fv.ops.linearBackward(dy, x, w)
+    const r = ref.linearBackward(dy.data, x.data, w.data, M, K, N)
+    t.deepEqual(g.dx.shape, c.x)
+    t.deepEqual(g.dw.shape, [N, K])
+    t.deepEqual(g.db.shape, [N])
+    assertClose(t, g.dx.data, r.dx, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(N), label: 'dx' })
+    assertClose(t, g.dw.data, r.dw, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(M), label: 'dw' })
+    assertClose(t, g.db.data, r.db, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(M), label: 'db' })
+  })
+}
+
+test('linear x=[4,6] w=[5,6]: gradients match finite differences', (t) => {
+  const M = 4; const K = 6; const N = 5
+  const x = rand([M, K], 1); const w = rand([N, K], 2); const b = rand([N], 3)
+  const dy = rand([M, N], 4)
+  const g = fv.ops.linearBackward(dy, x, w)
+  // L = ⟨dy, linear(x, w, b)⟩, differentiated numerically through the float64 reference.
+  const L = (xv, wv, bv) => dot(dy.data, ref.linear(xv, wv, bv, M, K, N))
+  assertClose(t, g.dx.data, numericGrad((v) => L(v, w.data, b.data), x.data), { rtol: 1e-4, atol: 1e-5, label: 'dx' })
+  assertClose(t, g.dw.data, numericGrad((v) => L(x.data, v, b.data), w.data), { rtol: 1e-4, atol: 1e-5, label: 'dw' })
+  assertClose(t, g.db.data, numericGrad((v) => L(x.data, w.data, v), b.data), { rtol: 1e-4, atol: 1e-5, label: 'db' })
+})
+
+test('linear x=[0,8] w=[3,8] (empty batch) gives an empty [0,3] result', (t) => {
+  const y = fv.ops.linear({ data: new Float32Array(0), shape: [0, 8] }, rand([3, 8], 1))
+  t.deepEqual(y.shape, [0, 3])
+  t.is(y.data.length, 0)
+})
+
+test('linear x=[2,0] w=[3,0] (no inputs) gives the bias', (t) => {
+  const b = rand([3], 5)
+  const y = fv.ops.linear({ data: new Float32Array(0), shape: [2, 0] }, { data: new Float32Array(0), shape: [3, 0] }, b)
+  t.deepEqual(Array.from(y.data), [...b.data, ...b.data])
+})
+
+test('linear accepts onnxruntime-style { data, dims } tensors', (t) => {
+  const x = rand([3, 4], 1); const w = rand([2, 4], 2)
+  const y1 = fv.ops.linear(x, w)
+  const y2 = fv.ops.linear({ data: x.data, dims: x.shape }, { data: w.data, dims: w.shape })
+  assertBitIdentical(t, y1.data, y2.data)
+})
+
+test('linear writes into out and returns it', (t) => {
+  const x = rand([5, 9], 1); const w = rand([4, 9], 2)
+  const out = fv.tensor(new Float32Array(20).fill(NaN), [5, 4])
+  const y = fv.ops.linear(x, w, null, { out })
+  t.is(y, out)
+  assertBitIdentical(t, out.data, fv.ops.linear(x, w).data)
+  // A plain TensorLike out: a new Tensor over the same memory.
+  const plain = { data: new Float32Array(20), shape: [5, 4] }
+  const y2 = fv.ops.linear(x, w, null, { out: plain })
+  t.is(y2.data, plain.data)
+})
+
+test('linearBackward writes into out and accumulates when asked', (t) => {
+  const x = rand([6, 5], 1); const w = rand([3, 5], 2); const dy = rand([6, 3], 3)
+  const once = fv.ops.linearBackward(dy, x, w)
+  const out = { dx: fv.tensor(new Float32Array(30), [6, 5]), dw: fv.tensor(new Float32Array(15), [3, 5]), db: fv.tensor(new Float32Array(3), [3]) }
+  const g = fv.ops.linearBackward(dy, x, w, { out })
+  t.is(g.dx, out.dx); t.is(g.dw, out.dw); t.is(g.db, out.db)
+  assertBitIdentical(t, out.dw.data, once.dw.data)
+  fv.ops.linearBackward(dy, x, w, { out, accumulate: true })
+  assertClose(t, out.dw.data, once.dw.data.map((v) => 2 * v), { rtol: 1e-6, label: 'dw accumulated' })
+  assertClose(t, out.db.data, once.db.data.map((v) => 2 * v), { rtol: 1e-6, label: 'db accumulated' })
+  assertClose(t, out.dx.data, once.dx.data.map((v) => 2 * v), { rtol: 1e-6, label: 'dx accumulated' })
+})
+
+test('linearAsync and linearBackwardAsync equal the sync results bit for bit', async (t) => {
+  const x = rand([37, 70], 1); const w = rand([19, 70], 2); const b = rand([19], 3); const dy = rand([37, 19], 4)
+  assertBitIdentical(t, (await fv.ops.linearAsync(x, w, b)).data, fv.ops.linear(x, w, b).data, 'y')
+  const ga = await fv.ops.linearBackwardAsync(dy, x, w)
+  const gs = fv.ops.linearBackward(dy, x, w)
+  assertBitIdentical(t, ga.dx.data, gs.dx.data, 'dx')
+  assertBitIdentical(t, ga.dw.data, gs.dw.data, 'dw')
+  assertBitIdentical(t, ga.db.data, gs.db.data, 'db')
+})
+
+test('linear is bit-identical across runs and thread counts', (t) => {
+  const x = rand([300, 129], 7); const w = rand([65, 129], 8); const dy = rand([300, 65], 9)
+  const before = fv.getNumThreads()
+  try {
+    const a = fv.ops.linear(x, w); const ga = fv.ops.linearBackward(dy, x, w)
+    const b = fv.ops.linear(x, w)
+    assertBitIdentical(t, a.data, b.data, 'two runs')
+    for (const n of [1, 3]) {
+      fv.setNumThreads(n)
+      assertBitIdentical(t, fv.ops.linear(x, w).data, a.data, `${n} thread(s)`)
+      const g = fv.ops.linearBackward(dy, x, w)
+      assertBitIdentical(t, g.dw.data, ga.dw.data, `dw, ${n} thread(s)`)
+      assertBitIdentical(t, g.dx.data, ga.dx.data, `dx, ${n} thread(s)`)
+    }
+  } finally {
+    fv.setNumThreads(before)
+  }
+})
+
+test('every ISA variant this CPU supports matches the reference', (t) => {
+  const c = { x: [17, 33], n: 31 }
+  const { x, w, b, M, K, N } = setup(c, 3)
+  const dy = rand([M, N], 4)
+  const r = ref.linear(x.data, w.data, b.data, M, K, N)
+  const rb = ref.linearBackward(dy.data, x.data, w.data, M, K, N)
+  const supported = fv.info().isa.supported
+  t.true(supported.includes('generic'))
+  try {
+    for (const isa of supported) {
+      fv.setIsa(isa)
+      t.is(fv.info().isa.active, isa)
+      assertClose(t, fv.ops.linear(x, w, b).data, r, { rtol: 1e-5, atol: 1e-5, label: `${isa} forward` })
+      assertClose(t, fv.ops.linearBackward(dy, x, w).dw.data, rb.dw, { rtol: 1e-5, atol: 1e-5, label: `${isa} dw` })
+    }
+  } finally {
+    fv.setIsa('auto')
+  }
+})
