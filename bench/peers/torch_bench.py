@@ -1,0 +1,89 @@
+"""PyTorch timings for foveal's bench: reads {"threads", "cases": [...]} as JSON on stdin,
+prints {"results": [{"ms": median} | {"error": ...}]}. Each case names an op the table
+below knows; shapes and options match the foveal row it sits beside."""
+import json
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def timed(fn, min_runs=5, min_seconds=0.5, warmup=2):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    start = time.perf_counter()
+    while len(samples) < min_runs or (time.perf_counter() - start < min_seconds and len(samples) < 200):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(samples)
+
+
+def randn(*shape, grad=False):
+    return torch.randn(*shape, dtype=torch.float32, requires_grad=grad)
+
+
+def case_matmul(c):
+    a, b = randn(c["M"], c["K"]), randn(c["K"], c["N"])
+    out = torch.empty(c["M"], c["N"])
+    return lambda: torch.matmul(a, b, out=out)
+
+
+def case_linear(c):
+    x, w, b = randn(c["M"], c["K"]), randn(c["N"], c["K"]), randn(c["N"])
+    return lambda: F.linear(x, w, b)
+
+
+def case_attention(c):
+    q = randn(c["B"], c["H"], c["Lq"], c["D"], grad=c.get("backward", False))
+    k = randn(c["B"], c["Hkv"], c["Lk"], c["D"], grad=c.get("backward", False))
+    v = randn(c["B"], c["Hkv"], c["Lk"], c["Dv"], grad=c.get("backward", False))
+    causal = c.get("causal", False)
+    if not c.get("backward"):
+        def fwd():
+            with torch.no_grad():
+                return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return fwd
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
+
+
+def case_conv2d(c):
+    x = randn(c["N"], c["C"], c["H"], c["W"], grad=c.get("backward", False))
+    w = randn(c["Cout"], c["C"] // c.get("groups", 1), c["kh"], c["kw"], grad=c.get("backward", False))
+    kw = dict(stride=c.get("stride", 1), padding=c.get("padding", 0), dilation=c.get("dilation", 1), groups=c.get("groups", 1))
+    if not c.get("backward"):
+        def fwd():
+            with torch.no_grad():
+                return F.conv2d(x, w, None, **kw)
+        return fwd
+    y = F.conv2d(x, w, None, **kw)
+    g = torch.randn_like(y)
+    return lambda: torch.autograd.grad(y, (x, w), g, retain_graph=True)
+
+
+CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d}
+
+
+def main():
+    spec = json.load(sys.stdin)
+    torch.set_num_threads(int(spec["threads"]))
+    results = []
+    for c in spec["cases"]:
+        try:
+            make = CASES.get(c["op"])
+            if make is None:
+                results.append({"error": "no torch case for op " + c["op"]})
+                continue
+            results.append({"ms": timed(make(c))})
+        except Exception as e:  # a peer failure is a row note, not a crash
+            results.append({"error": "%s: %s" % (type(e).__name__, e)})
+    json.dump({"results": results, "version": torch.__version__}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
