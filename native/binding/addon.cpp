@@ -6,6 +6,8 @@ namespace foveal {
 namespace binding {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
+void InitConv(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -14,6 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace foveal::binding;
   InitInfo(env, exports);
   InitLinear(env, exports);
+  InitConv(env, exports);
+  InitPool(env, exports);
   return exports;
 }
 }  // namespace

@@ -1,0 +1,438 @@
+// conv kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
+// FOVEAL_ISA_NS and FOVEAL_CONV_LEVEL (0 generic, 2 AVX2, 3 AVX-512) defined (core/isa.h).
+//
+// The bodies are written once against a small vector vocabulary (vf, kV lanes, loads of a
+// contiguous lane range with the other lanes zero, strided loads, FMA, a fixed-order
+// horizontal sum); each level supplies it with its own intrinsics, the generic level with
+// plain loops. Every valid lane range here is contiguous: a pixel run of one output row
+// reads one input row, and the in-bounds columns of a run are an interval.
+#ifndef FOVEAL_ISA_NS
+#error "define FOVEAL_ISA_NS before including conv_kernels.h"
+#endif
+#ifndef FOVEAL_CONV_LEVEL
+#error "define FOVEAL_CONV_LEVEL before including conv_kernels.h"
+#endif
+
+namespace foveal {
+namespace cpu {
+namespace convk {
+namespace FOVEAL_ISA_NS {
+namespace {
+
+// Strides above this are read lane by lane: a gather's 32-bit lane offsets (lane·stride)
+// must not overflow.
+constexpr int64_t kMaxGatherStride = int64_t{1} << 26;
+
+#if FOVEAL_CONV_LEVEL == 3
+constexpr int kV = 16;
+using vf = __m512;
+inline __mmask16 range_mask(int lo, int hi) {
+  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+inline vf vzero() { return _mm512_setzero_ps(); }
+inline vf vset1(float a) { return _mm512_set1_ps(a); }
+inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
+// Lanes [lo, hi) from p[lane], the others 0; only those lanes' addresses are touched.
+inline vf vload_range(const float* p, int lo, int hi) { return _mm512_maskz_loadu_ps(range_mask(lo, hi), p); }
+// Lanes [lo, hi) from p[lane·stride], the others 0.
+inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
+  if (stride > kMaxGatherStride) {
+    alignas(64) float t[kV] = {0};
+    for (int l = lo; l < hi; ++l) t[l] = p[l * stride];
+    return _mm512_load_ps(t);
+  }
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(static_cast<int>(stride)));
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), range_mask(lo, hi), idx, p, 4);
+}
+inline vf vor(vf a, vf b) { return _mm512_or_ps(a, b); }
+inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf vfmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+// max(v, 0) with NaN → 0, as the GEMM epilogue's `v > 0 ? v : 0`.
+inline vf vrelu(vf a) { return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps()); }
+inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+inline void vstore_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, range_mask(0, n), v); }
+inline vf vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps(range_mask(0, n), p); }
+inline float vhsum(vf v) {
+  // A fixed tree: halves added pairwise down to one lane.
+  const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+#elif FOVEAL_CONV_LEVEL == 2
+constexpr int kV = 8;
+using vf = __m256;
+inline __m256i range_mask(int lo, int hi) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), iota),
+                          _mm256_cmpgt_epi32(_mm256_add_epi32(iota, _mm256_set1_epi32(1)), _mm256_set1_epi32(lo)));
+}
+inline vf vzero() { return _mm256_setzero_ps(); }
+inline vf vset1(float a) { return _mm256_set1_ps(a); }
+inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
+inline vf vload_range(const float* p, int lo, int hi) { return _mm256_maskload_ps(p, range_mask(lo, hi)); }
+inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
+  if (stride > kMaxGatherStride) {
+    alignas(32) float t[kV] = {0};
+    for (int l = lo; l < hi; ++l) t[l] = p[l * stride];
+    return _mm256_load_ps(t);
+  }
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                         _mm256_set1_epi32(static_cast<int>(stride)));
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(range_mask(lo, hi)), 4);
+}
+inline vf vor(vf a, vf b) { return _mm256_or_ps(a, b); }
+inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf vfmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+inline vf vrelu(vf a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
+inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+inline void vstore_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, range_mask(0, n), v); }
+inline vf vload_n(const float* p, int n) { return _mm256_maskload_ps(p, range_mask(0, n)); }
+inline float vhsum(vf v) {
+  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
+}
+
+#else
+// Generic: 16 lanes as plain arrays; the compiler vectorises what it can for the baseline.
+constexpr int kV = 16;
+struct vf {
+  float v[kV];
+};
+inline vf vzero() {
+  vf r;
+  for (int l = 0; l < kV; ++l) r.v[l] = 0.f;
+  return r;
+}
+inline vf vset1(float a) {
+  vf r;
+  for (int l = 0; l < kV; ++l) r.v[l] = a;
+  return r;
+}
+inline vf vload(const float* p) {
+  vf r;
+  for (int l = 0; l < kV; ++l) r.v[l] = p[l];
+  return r;
+}
+inline vf vload_range(const float* p, int lo, int hi) {
+  vf r = vzero();
+  for (int l = lo; l < hi; ++l) r.v[l] = p[l];
+  return r;
+}
+inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
+  vf r = vzero();
+  for (int l = lo; l < hi; ++l) r.v[l] = p[l * stride];
+  return r;
+}
+// Merges two vectors whose non-zero lanes are disjoint, bit-exactly (a sum would turn −0 into +0).
+inline vf vor(vf a, vf b) {
+  vf r;
+  for (int l = 0; l < kV; ++l) {
+    uint32_t x, y;
+    std::memcpy(&x, &a.v[l], 4);
+    std::memcpy(&y, &b.v[l], 4);
+    x |= y;
+    std::memcpy(&r.v[l], &x, 4);
+  }
+  return r;
+}
+inline vf vadd(vf a, vf b) {
+  for (int l = 0; l < kV; ++l) a.v[l] += b.v[l];
+  return a;
+}
+inline vf vfmadd(vf a, vf b, vf c) {
+  for (int l = 0; l < kV; ++l) c.v[l] += a.v[l] * b.v[l];
+  return c;
+}
+inline vf vrelu(vf a) {
+  for (int l = 0; l < kV; ++l) a.v[l] = a.v[l] > 0.f ? a.v[l] : 0.f;
+  return a;
+}
+inline void vstore(float* p, vf v) {
+  for (int l = 0; l < kV; ++l) p[l] = v.v[l];
+}
+inline void vstore_n(float* p, vf v, int n) {
+  for (int l = 0; l < n; ++l) p[l] = v.v[l];
+}
+inline vf vload_n(const float* p, int n) { return vload_range(p, 0, n); }
+inline float vhsum(vf v) {
+  for (int width = kV / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) v.v[l] += v.v[l + width];
+  return v.v[0];
+}
+#endif
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// The lanes t ∈ [0, n) with 0 ≤ x0 + t·stride < limit: [*lo, *hi) (empty when *lo ≥ *hi).
+inline void valid_lanes(int64_t x0, int64_t stride, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
+  *lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+  *hi = x0 > limit - 1 ? 0 : min64(n, (limit - 1 - x0) / stride + 1);
+}
+
+// A run of consecutive output pixels in one output row: lanes [lane, lane + len).
+struct Seg {
+  int lane, len;
+  int64_t oy, ox;
+};
+// What one run reads for one kernel tap: lanes [a, b) from x[off + (lane − a)·sw].
+struct Entry {
+  int a, b;
+  int64_t off;
+};
+
+void im2col(const Im2col& a) {
+  const int64_t khw = a.kh * a.kw;
+  const int64_t K = a.Cg * khw;
+  const int64_t HW = a.H * a.W;
+  const int64_t nr = a.nr;
+  Seg segs[kV];
+  Entry ents[kV];
+  for (int64_t q0 = 0; q0 < a.np; q0 += nr) {
+    float* panel = a.dst + (q0 / nr) * K * nr;
+    const int64_t pw = min64(nr, a.np - q0);  // real pixels in this panel
+    for (int64_t c0 = 0; c0 < nr; c0 += kV) {
+      const int cw = static_cast<int>(min64(kV, nr - c0));             // lanes written
+      const int cv = static_cast<int>(max64(0, min64(cw, pw - c0)));  // lanes holding pixels
+      int nseg = 0;
+      for (int l = 0; l < cv;) {
+        const int64_t p = a.p0 + q0 + c0 + l;
+        const int64_t oy = p / a.OW, ox = p % a.OW;
+        const int len = static_cast<int>(min64(cv - l, a.OW - ox));
+        segs[nseg++] = {l, len, oy, ox};
+        l += len;
+      }
+      for (int64_t kk = 0; kk < khw; ++kk) {
+        const int64_t ky = kk / a.kw, kx = kk % a.kw;
+        int ne = 0;
+        for (int s = 0; s < nseg; ++s) {
+          const int64_t iy = segs[s].oy * a.sh - a.pt + ky * a.dh;
+          if (iy < 0 || iy >= a.H) continue;
+          const int64_t ix0 = segs[s].ox * a.sw - a.pl + kx * a.dw;
+          int64_t lo, hi;
+          valid_lanes(ix0, a.sw, a.W, segs[s].len, &lo, &hi);
+          if (lo >= hi) continue;
+          ents[ne++] = {segs[s].lane + static_cast<int>(lo), segs[s].lane + static_cast<int>(hi),
+                        iy * a.W + ix0 + lo * a.sw};
+        }
+        float* d = panel + kk * nr + c0;
+        const float* xc = a.x;
+        if (a.sw == 1) {
+          for (int64_t ci = 0; ci < a.Cg; ++ci, d += khw * nr, xc += HW) {
+            vf v = vzero();
+            for (int e = 0; e < ne; ++e) v = vor(v, vload_range(xc + (ents[e].off - ents[e].a), ents[e].a, ents[e].b));
+            if (cw == kV) vstore(d, v);
+            else vstore_n(d, v, cw);
+          }
+        } else {
+          for (int64_t ci = 0; ci < a.Cg; ++ci, d += khw * nr, xc += HW) {
+            vf v = vzero();
+            for (int e = 0; e < ne; ++e)
+              v = vor(v, vload_strided(xc + (ents[e].off - ents[e].a * a.sw), a.sw, ents[e].a, ents[e].b));
+            if (cw == kV) vstore(d, v);
+            else vstore_n(d, v, cw);
+          }
+        }
+      }
+    }
+  }
+}
+
+// One row of `lanes` outputs starting at column ox0, over one input row: acc += Σ_kx w[kx]·x.
+inline vf depthwise_row(vf acc, const float* row, const float* wrow, int64_t ox0, int lanes, const ConvShape& s) {
+  for (int64_t kx = 0; kx < s.kw; ++kx) {
+    const int64_t ix0 = ox0 * s.sw - s.pl + kx * s.dw;
+    vf v;
+    if (s.sw == 1 && lanes == kV && ix0 >= 0 && ix0 + kV <= s.W) {
+      v = vload(row + ix0);
+    } else {
+      int64_t lo, hi;
+      valid_lanes(ix0, s.sw, s.W, lanes, &lo, &hi);
+      if (lo >= hi) continue;
+      v = s.sw == 1 ? vload_range(row + ix0, static_cast<int>(lo), static_cast<int>(hi))
+                    : vload_strided(row + ix0, s.sw, static_cast<int>(lo), static_cast<int>(hi));
+    }
+    acc = vfmadd(vset1(wrow[kx]), v, acc);
+  }
+  return acc;
+}
+
+void depthwise(const Depthwise& d) {
+  const ConvShape& s = d.s;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW, khw = s.kh * s.kw;
+  for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
+    const int64_t c = plane % s.C;
+    const float* xp = d.x + plane * HW;
+    float* yp = d.y + plane * P;
+    const float* wk = d.w + c * khw;
+    const vf b = vset1(d.bias ? d.bias[c] : 0.f);
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      float* yrow = yp + oy * s.OW;
+      for (int64_t ox0 = 0; ox0 < s.OW; ox0 += kV) {
+        const int lanes = static_cast<int>(min64(kV, s.OW - ox0));
+        vf acc = vzero();
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+          if (iy < 0 || iy >= s.H) continue;
+          acc = depthwise_row(acc, xp + iy * s.W, wk + ky * s.kw, ox0, lanes, s);
+        }
+        if (d.accumulate) {
+          acc = vadd(lanes == kV ? vload(yrow + ox0) : vload_n(yrow + ox0, lanes), acc);
+        } else {
+          if (d.bias) acc = vadd(acc, b);
+          if (d.relu) acc = vrelu(acc);
+        }
+        if (lanes == kV) vstore(yrow + ox0, acc);
+        else vstore_n(yrow + ox0, acc, lanes);
+      }
+    }
+  }
+}
+
+void depthwise_dx(const DepthwiseDx& d) {
+  const ConvShape& s = d.s;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW, khw = s.kh * s.kw;
+  for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
+    const int64_t c = plane % s.C;
+    float* dxp = d.dx + plane * HW;
+    const float* dyp = d.dy + plane * P;
+    const float* wk = d.w + c * khw;
+    if (!d.accumulate)
+      for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.f;
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+        if (iy < 0 || iy >= s.H) continue;
+        float* dxrow = dxp + iy * s.W;
+        const float* g = dyp + oy * s.OW;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const float wv = wk[ky * s.kw + kx];
+          const int64_t ix0 = -s.pl + kx * s.dw;
+          int64_t lo, hi;
+          valid_lanes(ix0, s.sw, s.W, s.OW, &lo, &hi);
+          for (int64_t ox = lo; ox < hi; ++ox) dxrow[ix0 + ox * s.sw] += wv * g[ox];
+        }
+      }
+    if (d.bias || d.relu) {
+      const float b = d.bias ? d.bias[c] : 0.f;
+      for (int64_t i = 0; i < HW; ++i) {
+        float v = dxp[i] + b;
+        if (d.relu) v = v > 0.f ? v : 0.f;
+        dxp[i] = v;
+      }
+    }
+  }
+}
+
+// dw for one channel; KHW > 0 fixes the tap count at compile time so the accumulators
+// live in registers (3×3), 0 takes it from the shape.
+template <int KHW>
+void depthwise_dw_channel(const DepthwiseDw& d, int64_t c, vf* acc) {
+  const ConvShape& s = d.s;
+  const int64_t khw = KHW > 0 ? KHW : s.kh * s.kw;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW;
+  vf a[KHW > 0 ? KHW : 1];
+  vf* A = KHW > 0 ? a : acc;
+  for (int64_t k = 0; k < khw; ++k) A[k] = vzero();
+  for (int64_t n = 0; n < s.N; ++n) {
+    const float* xp = d.x + (n * s.C + c) * HW;
+    const float* dyp = d.dy + (n * s.C + c) * P;
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ox0 = 0; ox0 < s.OW; ox0 += kV) {
+        const int lanes = static_cast<int>(min64(kV, s.OW - ox0));
+        const vf g = lanes == kV ? vload(dyp + oy * s.OW + ox0) : vload_n(dyp + oy * s.OW + ox0, lanes);
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+          if (iy < 0 || iy >= s.H) continue;
+          const float* row = xp + iy * s.W;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const int64_t ix0 = ox0 * s.sw - s.pl + kx * s.dw;
+            vf v;
+            if (s.sw == 1 && lanes == kV && ix0 >= 0 && ix0 + kV <= s.W) {
+              v = vload(row + ix0);
+            } else {
+              int64_t lo, hi;
+              valid_lanes(ix0, s.sw, s.W, lanes, &lo, &hi);
+              if (lo >= hi) continue;
+              v = s.sw == 1 ? vload_range(row + ix0, static_cast<int>(lo), static_cast<int>(hi))
+                            : vload_strided(row + ix0, s.sw, static_cast<int>(lo), static_cast<int>(hi));
+            }
+            A[ky * s.kw + kx] = vfmadd(g, v, A[ky * s.kw + kx]);
+          }
+        }
+      }
+  }
+  float* dw = d.dw + c * khw;
+  for (int64_t k = 0; k < khw; ++k) {
+    const float v = vhsum(A[k]);
+    dw[k] = d.accumulate ? dw[k] + v : v;
+  }
+}
+
+void depthwise_dw(const DepthwiseDw& d) {
+  const int64_t khw = d.s.kh * d.s.kw;
+  vf* acc = khw == 9 ? nullptr : static_cast<vf*>(mem::scratch(3, static_cast<size_t>(khw) * sizeof(vf)));
+  for (int64_t c = d.c0; c < d.c1; ++c) {
+    if (khw == 9) depthwise_dw_channel<9>(d, c, nullptr);
+    else depthwise_dw_channel<0>(d, c, acc);
+  }
+}
+
+void channel_sum(const ChannelSum& cs) {
+  for (int64_t c = cs.c0; c < cs.c1; ++c) {
+    vf acc = vzero();
+    for (int64_t n = 0; n < cs.N; ++n) {
+      const float* v = cs.v + (n * cs.C + c) * cs.P;
+      int64_t p = 0;
+      for (; p + kV <= cs.P; p += kV) acc = vadd(acc, vload(v + p));
+      if (p < cs.P) acc = vadd(acc, vload_n(v + p, static_cast<int>(cs.P - p)));
+    }
+    const float s = vhsum(acc);
+    cs.out[c] = cs.accumulate ? cs.out[c] + s : s;
+  }
+}
+
+void col2im(const Col2im& a) {
+  const int64_t khw = a.kh * a.kw, HW = a.H * a.W;
+  for (int64_t ci = 0; ci < a.Cb; ++ci) {
+    float* dxc = a.dx + ci * HW;
+    for (int64_t kk = 0; kk < khw; ++kk) {
+      const int64_t ky = kk / a.kw, kx = kk % a.kw;
+      const float* crow = a.col + (ci * khw + kk) * a.ldc;
+      for (int64_t j = 0; j < a.np;) {
+        const int64_t p = a.p0 + j;
+        const int64_t oy = p / a.OW, ox = p % a.OW;
+        const int64_t len = min64(a.np - j, a.OW - ox);
+        const int64_t iy = oy * a.sh - a.pt + ky * a.dh;
+        if (iy >= 0 && iy < a.H) {
+          const int64_t ix0 = ox * a.sw - a.pl + kx * a.dw;
+          int64_t lo, hi;
+          valid_lanes(ix0, a.sw, a.W, len, &lo, &hi);
+          float* dst = dxc + iy * a.W + ix0;
+          const float* src = crow + j;
+          if (a.sw == 1)
+            for (int64_t t = lo; t < hi; ++t) dst[t] += src[t];
+          else
+            for (int64_t t = lo; t < hi; ++t) dst[t * a.sw] += src[t];
+        }
+        j += len;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern const Kernels kKernels;
+const Kernels kKernels{im2col, depthwise, depthwise_dx, depthwise_dw, channel_sum, col2im};
+
+}  // namespace FOVEAL_ISA_NS
+}  // namespace convk
+}  // namespace cpu
+}  // namespace foveal

@@ -1,0 +1,231 @@
+// pool kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
+// FOVEAL_ISA_NS defined (see core/isa.h). Plain loops over output rows, written so the
+// compiler vectorises the inner column loops for the target without reordering any sum:
+// every output's window is visited in row-major order.
+#ifndef FOVEAL_ISA_NS
+#error "define FOVEAL_ISA_NS before including pool_kernels.h"
+#endif
+
+namespace foveal {
+namespace cpu {
+namespace poolk {
+namespace FOVEAL_ISA_NS {
+namespace {
+
+constexpr int kSlotRow = 2;  // mem::scratch slot: a row of argmax values and indices
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// The outputs o ∈ [0, n) whose cell x0 + o·stride lies in [0, limit): [*lo, *hi).
+inline void valid_range(int64_t x0, int64_t stride, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
+  *lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+  *hi = x0 > limit - 1 ? 0 : min64(n, (limit - 1 - x0) / stride + 1);
+  if (*hi < *lo) *hi = *lo;
+}
+
+void max_forward(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const float ninf = -__builtin_inff();
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * s.H * s.W;
+    float* yp = p.y + plane * s.OH * s.OW;
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      float* __restrict yr = yp + oy * s.OW;
+      for (int64_t ox = 0; ox < s.OW; ++ox) yr[ox] = ninf;
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+        if (iy < 0 || iy >= s.H) continue;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t ix0 = kx * s.dw - s.pl;
+          int64_t lo, hi;
+          valid_range(ix0, s.sw, s.W, s.OW, &lo, &hi);
+          const float* __restrict row = xp + iy * s.W + ix0;
+          // PyTorch's rule: a larger value or any NaN takes the place.
+          if (s.sw == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) {
+              const float v = row[ox], m = yr[ox];
+              yr[ox] = (v > m || v != v) ? v : m;
+            }
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) {
+              const float v = row[ox * s.sw], m = yr[ox];
+              yr[ox] = (v > m || v != v) ? v : m;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void max_backward(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const int64_t HW = s.H * s.W;
+  const float ninf = -__builtin_inff();
+  char* buf = static_cast<char*>(mem::scratch(kSlotRow, static_cast<size_t>(s.OW) * (sizeof(float) + sizeof(int64_t))));
+  int64_t* __restrict idx = reinterpret_cast<int64_t*>(buf);
+  float* __restrict m = reinterpret_cast<float*>(buf + s.OW * sizeof(int64_t));
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * HW;
+    const float* dyp = p.dy + plane * s.OH * s.OW;
+    float* dxp = p.dx + plane * HW;
+    if (!p.accumulate)
+      for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.f;
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      for (int64_t ox = 0; ox < s.OW; ++ox) m[ox] = ninf, idx[ox] = -1;
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+        if (iy < 0 || iy >= s.H) continue;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t ix0 = kx * s.dw - s.pl;
+          int64_t lo, hi;
+          valid_range(ix0, s.sw, s.W, s.OW, &lo, &hi);
+          const int64_t base = iy * s.W + ix0;
+          for (int64_t ox = lo; ox < hi; ++ox) {
+            const int64_t i = base + ox * s.sw;
+            const float v = xp[i];
+            // The first cell of the window is the argmax until a larger value or a NaN comes.
+            if (idx[ox] < 0 || v > m[ox] || v != v) m[ox] = v, idx[ox] = i;
+          }
+        }
+      }
+      const float* g = dyp + oy * s.OW;
+      for (int64_t ox = 0; ox < s.OW; ++ox)
+        if (idx[ox] >= 0) dxp[idx[ox]] += g[ox];
+    }
+  }
+}
+
+// The window of output (oy, ox) for average pooling: its input cells [h0, h1) × [w0, w1)
+// (empty when h0 ≥ h1 or w0 ≥ w1) and the divisor.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  float div;
+};
+inline AvgWindow avg_window(const PoolShape& s, bool count_include_pad, int64_t oy, int64_t ox) {
+  const int64_t hs = oy * s.sh - s.pt, ws = ox * s.sw - s.pl;
+  const int64_t he = min64(hs + s.kh, s.H + s.pb), we = min64(ws + s.kw, s.W + s.pr);
+  AvgWindow w;
+  w.h0 = max64(hs, 0), w.h1 = min64(he, s.H), w.w0 = max64(ws, 0), w.w1 = min64(we, s.W);
+  const int64_t n = count_include_pad ? (he - hs) * (we - ws) : (w.h1 - w.h0) * (w.w1 - w.w0);
+  w.div = static_cast<float>(n);
+  return w;
+}
+
+void avg_forward(const AvgPoolParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * s.H * s.W;
+    float* yp = p.y + plane * s.OH * s.OW;
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      float* __restrict yr = yp + oy * s.OW;
+      for (int64_t ox = 0; ox < s.OW; ++ox) yr[ox] = 0.f;
+      for (int64_t ky = 0; ky < s.kh; ++ky) {
+        const int64_t iy = oy * s.sh - s.pt + ky;
+        if (iy < 0 || iy >= s.H) continue;
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          const int64_t ix0 = kx - s.pl;
+          int64_t lo, hi;
+          valid_range(ix0, s.sw, s.W, s.OW, &lo, &hi);
+          const float* __restrict row = xp + iy * s.W + ix0;
+          if (s.sw == 1)
+            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += row[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += row[ox * s.sw];
+        }
+      }
+      for (int64_t ox = 0; ox < s.OW; ++ox) {
+        const AvgWindow w = avg_window(s, p.count_include_pad, oy, ox);
+        yr[ox] = (w.h0 < w.h1 && w.w0 < w.w1) ? yr[ox] / w.div : 0.f;
+      }
+    }
+  }
+}
+
+void avg_backward(const AvgPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const int64_t HW = s.H * s.W;
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* dyp = p.dy + plane * s.OH * s.OW;
+    float* dxp = p.dx + plane * HW;
+    if (!p.accumulate)
+      for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.f;
+    for (int64_t oy = 0; oy < s.OH; ++oy)
+      for (int64_t ox = 0; ox < s.OW; ++ox) {
+        const AvgWindow w = avg_window(s, p.count_include_pad, oy, ox);
+        if (!(w.h0 < w.h1 && w.w0 < w.w1)) continue;
+        const float g = dyp[oy * s.OW + ox] / w.div;
+        for (int64_t iy = w.h0; iy < w.h1; ++iy) {
+          float* __restrict r = dxp + iy * s.W;
+          for (int64_t ix = w.w0; ix < w.w1; ++ix) r[ix] += g;
+        }
+      }
+  }
+}
+
+inline int64_t adaptive_start(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) { return ((o + 1) * in + out - 1) / out; }
+
+void adaptive_forward(const AdaptiveAvgPoolParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const int64_t HW = s.H * s.W;
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * HW;
+    float* yp = p.y + plane * s.OH * s.OW;
+    if (s.OH == 1 && s.OW == 1) {
+      // Global: 16 running sums over the plane, then a fixed pairwise tree.
+      float acc[16] = {0};
+      int64_t i = 0;
+      for (; i + 16 <= HW; i += 16)
+        for (int l = 0; l < 16; ++l) acc[l] += xp[i + l];
+      for (int l = 0; i + l < HW; ++l) acc[l] += xp[i + l];
+      for (int width = 8; width >= 1; width /= 2)
+        for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
+      yp[0] = acc[0] / static_cast<float>(HW);
+      continue;
+    }
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      const int64_t h0 = adaptive_start(oy, s.H, s.OH), h1 = adaptive_end(oy, s.H, s.OH);
+      for (int64_t ox = 0; ox < s.OW; ++ox) {
+        const int64_t w0 = adaptive_start(ox, s.W, s.OW), w1 = adaptive_end(ox, s.W, s.OW);
+        float sum = 0.f;
+        for (int64_t iy = h0; iy < h1; ++iy)
+          for (int64_t ix = w0; ix < w1; ++ix) sum += xp[iy * s.W + ix];
+        yp[oy * s.OW + ox] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+      }
+    }
+  }
+}
+
+void adaptive_backward(const AdaptiveAvgPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const int64_t HW = s.H * s.W;
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* dyp = p.dy + plane * s.OH * s.OW;
+    float* dxp = p.dx + plane * HW;
+    if (!p.accumulate)
+      for (int64_t i = 0; i < HW; ++i) dxp[i] = 0.f;
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      const int64_t h0 = adaptive_start(oy, s.H, s.OH), h1 = adaptive_end(oy, s.H, s.OH);
+      for (int64_t ox = 0; ox < s.OW; ++ox) {
+        const int64_t w0 = adaptive_start(ox, s.W, s.OW), w1 = adaptive_end(ox, s.W, s.OW);
+        const float g = dyp[oy * s.OW + ox] / static_cast<float>((h1 - h0) * (w1 - w0));
+        for (int64_t iy = h0; iy < h1; ++iy) {
+          float* __restrict r = dxp + iy * s.W;
+          for (int64_t ix = w0; ix < w1; ++ix) r[ix] += g;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+extern const Kernels kKernels;
+const Kernels kKernels{max_forward, max_backward, avg_forward, avg_backward, adaptive_forward, adaptive_backward};
+
+}  // namespace FOVEAL_ISA_NS
+}  // namespace poolk
+}  // namespace cpu
+}  // namespace foveal
