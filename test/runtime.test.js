@@ -185,3 +185,23 @@ test('the ES module entry exports the same objects as the CommonJS entry', async
   for (const key of Object.keys(cjs)) t.is(esm[key], cjs[key], `export ${key}`)
   t.is(typeof esm.ops.linear, 'function')
 })
+
+test('a missing binary fails to load with a message that says what was tried and how to fix it', (t) => {
+  const { execFileSync } = require('child_process')
+  const fs = require('fs')
+  const os = require('os')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'foveal-nobin-'))
+  try {
+    const root = path.join(__dirname, '..')
+    fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
+    fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
+    fs.symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir')
+    const err = t.throws(() => execFileSync(process.execPath, ['-e', "require('./dist')"], { cwd: dir, encoding: 'utf8', stdio: 'pipe' }))
+    const msg = err.stderr
+    t.true(msg.includes('foveal: could not load its native addon'), msg)
+    t.true(msg.includes(path.join('build', 'Release')) && msg.includes('prebuilds'), 'names the places it looked')
+    t.true(msg.includes('npm rebuild foveal'), 'and how to fix it')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
