@@ -244,55 +244,204 @@ void im2col(const Im2col& a) {
   }
 }
 
-// One row of `lanes` outputs starting at column ox0, over one input row: acc += Σ_kx w[kx]·x.
-inline vf depthwise_row(vf acc, const float* row, const float* wrow, int64_t ox0, int lanes, const ConvShape& s) {
-  for (int64_t kx = 0; kx < s.kw; ++kx) {
-    const int64_t ix0 = ox0 * s.sw - s.pl + kx * s.dw;
-    vf v;
-    if (s.sw == 1 && lanes == kV && ix0 >= 0 && ix0 + kV <= s.W) {
-      v = vload(row + ix0);
-    } else {
+// What one output chunk (kV columns from ox0) reads for one kernel column kx, the same
+// on every row: lanes [lo, hi) from row[off + lane·sw] (lo ≥ hi: none). Computed once per
+// call so the inner loops do no division.
+struct ColTap {
+  int64_t off;
+  int lo, hi;
+  uint32_t bits;  // lanes [lo, hi) as a bit mask (AVX-512's load mask)
+};
+
+// Output rows computed together by the depthwise kernels: independent FMA chains, so the
+// FMA latency is hidden (one chain would wait 4 cycles per tap).
+constexpr int kRows = 4;
+
+// Scratch for one depthwise call: the column taps, a row of zeros (read in place of rows
+// above or below the input, so the inner loops never branch on the row) and the row
+// pointers of one block of output rows.
+struct DepthwiseScratch {
+  ColTap* tab;
+  const float* zeros;
+  const float** rows;  // [kh][kRows]
+};
+
+inline DepthwiseScratch depthwise_scratch(const ConvShape& s, int64_t chunks, int slot) {
+  const size_t tab_bytes = (static_cast<size_t>(chunks * s.kw) * sizeof(ColTap) + 63) / 64 * 64;
+  const size_t zero_bytes = (static_cast<size_t>(s.W) * sizeof(float) + 63) / 64 * 64;
+  const size_t row_bytes = static_cast<size_t>(s.kh * kRows) * sizeof(float*);
+  char* base = static_cast<char*>(mem::scratch(slot, tab_bytes + zero_bytes + row_bytes));
+  DepthwiseScratch ds;
+  ds.tab = reinterpret_cast<ColTap*>(base);
+  float* z = reinterpret_cast<float*>(base + tab_bytes);
+  for (int64_t i = 0; i < s.W; ++i) z[i] = 0.f;
+  ds.zeros = z;
+  ds.rows = reinterpret_cast<const float**>(base + tab_bytes + zero_bytes);
+  for (int64_t j = 0; j < chunks; ++j) {
+    const int64_t ox0 = j * kV;
+    const int64_t lanes = min64(kV, s.OW - ox0);
+    for (int64_t kx = 0; kx < s.kw; ++kx) {
+      const int64_t ix0 = ox0 * s.sw - s.pl + kx * s.dw;
       int64_t lo, hi;
       valid_lanes(ix0, s.sw, s.W, lanes, &lo, &hi);
-      if (lo >= hi) continue;
-      v = s.sw == 1 ? vload_range(row + ix0, static_cast<int>(lo), static_cast<int>(hi))
-                    : vload_strided(row + ix0, s.sw, static_cast<int>(lo), static_cast<int>(hi));
+      if (hi < lo) hi = lo;
+      const uint32_t bits = hi > lo ? ((hi >= 32 ? ~0u : (1u << hi) - 1u) & ~((1u << lo) - 1u)) : 0u;
+      ds.tab[j * s.kw + kx] = {ix0, static_cast<int>(lo), static_cast<int>(hi), bits};
     }
-    acc = vfmadd(vset1(wrow[kx]), v, acc);
   }
-  return acc;
+  return ds;
 }
 
-void depthwise(const Depthwise& d) {
+// The kV (or fewer) values a tap reads from one input row; zero outside [lo, hi).
+inline vf tap_load(const float* row, const ColTap& t, int64_t sw) {
+#if FOVEAL_CONV_LEVEL == 3
+  if (sw == 1) return _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.bits), row + t.off);
+#else
+  if (sw == 1) return vload_range(row + t.off, t.lo, t.hi);
+#endif
+  return vload_strided(row + t.off, sw, t.lo, t.hi);
+}
+
+// Depthwise forward over a range of planes, kRows output rows at a time. KH, KW > 0 fix
+// the kernel at compile time (3×3), so its weights live in registers; 0 takes them from
+// the shape. Each output's taps are summed in (ky, kx) order whatever the blocking.
+template <int KH, int KW>
+void depthwise_planes(const Depthwise& d, const DepthwiseScratch& ds) {
   const ConvShape& s = d.s;
-  const int64_t HW = s.H * s.W, P = s.OH * s.OW, khw = s.kh * s.kw;
+  const int64_t kh = KH > 0 ? KH : s.kh, kw = KW > 0 ? KW : s.kw;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW, khw = kh * kw;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  vf wreg[KH > 0 ? KH * KW : 1];
   for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
     const int64_t c = plane % s.C;
     const float* xp = d.x + plane * HW;
     float* yp = d.y + plane * P;
     const float* wk = d.w + c * khw;
+    if (KH > 0)
+      for (int64_t k = 0; k < khw; ++k) wreg[k] = vset1(wk[k]);
     const vf b = vset1(d.bias ? d.bias[c] : 0.f);
-    for (int64_t oy = 0; oy < s.OH; ++oy) {
-      float* yrow = yp + oy * s.OW;
-      for (int64_t ox0 = 0; ox0 < s.OW; ox0 += kV) {
-        const int lanes = static_cast<int>(min64(kV, s.OW - ox0));
-        vf acc = vzero();
-        for (int64_t ky = 0; ky < s.kh; ++ky) {
-          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
-          if (iy < 0 || iy >= s.H) continue;
-          acc = depthwise_row(acc, xp + iy * s.W, wk + ky * s.kw, ox0, lanes, s);
+    for (int64_t oy0 = 0; oy0 < s.OH; oy0 += kRows) {
+      const int rb = static_cast<int>(min64(kRows, s.OH - oy0));
+      for (int64_t ky = 0; ky < kh; ++ky)
+        for (int r = 0; r < kRows; ++r) {
+          const int64_t iy = (oy0 + r) * s.sh - s.pt + ky * s.dh;
+          ds.rows[ky * kRows + r] = r < rb && iy >= 0 && iy < s.H ? xp + iy * s.W : ds.zeros;
         }
-        if (d.accumulate) {
-          acc = vadd(lanes == kV ? vload(yrow + ox0) : vload_n(yrow + ox0, lanes), acc);
-        } else {
-          if (d.bias) acc = vadd(acc, b);
-          if (d.relu) acc = vrelu(acc);
+      for (int64_t j = 0; j < chunks; ++j) {
+        const ColTap* tj = ds.tab + j * kw;
+        const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+        // Four named accumulators (kRows = 4): an array here ends up in memory, and every
+        // FMA would then wait on a store-to-load round trip.
+        vf a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+        for (int64_t ky = 0; ky < kh; ++ky) {
+          const float* const* rp = ds.rows + ky * kRows;
+          const float *r0 = rp[0], *r1 = rp[1], *r2 = rp[2], *r3 = rp[3];
+          for (int64_t kx = 0; kx < kw; ++kx) {
+            const ColTap& t = tj[kx];
+            const vf wv = KH > 0 ? wreg[ky * kw + kx] : vset1(wk[ky * kw + kx]);
+            if (s.sw == 1 && t.lo == 0 && t.hi == kV) {
+              const int64_t o = t.off;
+              a0 = vfmadd(wv, vload(r0 + o), a0);
+              a1 = vfmadd(wv, vload(r1 + o), a1);
+              a2 = vfmadd(wv, vload(r2 + o), a2);
+              a3 = vfmadd(wv, vload(r3 + o), a3);
+            } else if (t.lo < t.hi) {
+              a0 = vfmadd(wv, tap_load(r0, t, s.sw), a0);
+              a1 = vfmadd(wv, tap_load(r1, t, s.sw), a1);
+              a2 = vfmadd(wv, tap_load(r2, t, s.sw), a2);
+              a3 = vfmadd(wv, tap_load(r3, t, s.sw), a3);
+            }
+          }
         }
-        if (lanes == kV) vstore(yrow + ox0, acc);
-        else vstore_n(yrow + ox0, acc, lanes);
+        static_assert(kRows == 4, "the accumulators above are written out for four rows");
+        const vf acc[kRows] = {a0, a1, a2, a3};
+        for (int r = 0; r < rb; ++r) {
+          float* yo = yp + (oy0 + r) * s.OW + j * kV;
+          vf a = acc[r];
+          if (d.accumulate) {
+            a = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), a);
+          } else {
+            if (d.bias) a = vadd(a, b);
+            if (d.relu) a = vrelu(a);
+          }
+          if (lanes == kV) vstore(yo, a);
+          else vstore_n(yo, a, lanes);
+        }
       }
     }
   }
+}
+
+// The common case, stride 1 and no dilation with a K×K kernel: kRows output rows share
+// each input row load (kRows + K − 1 rows of loads for kRows·K rows of taps), the column
+// masks stay in registers for a whole column chunk, and every loop is unrolled at compile
+// time. Each output still sums its taps in (ky, kx) order.
+template <int K>
+void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
+  const ConvShape& s = d.s;
+  constexpr int R = kRows, T = kRows + K - 1;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
+    const int64_t c = plane % s.C;
+    const float* xp = d.x + plane * HW;
+    float* yp = d.y + plane * P;
+    vf w[K * K];
+    for (int k = 0; k < K * K; ++k) w[k] = vset1(d.w[c * K * K + k]);
+    const vf b = vset1(d.bias ? d.bias[c] : 0.f);
+    for (int64_t j = 0; j < chunks; ++j) {
+      ColTap t[K];
+      for (int kx = 0; kx < K; ++kx) t[kx] = ds.tab[j * K + kx];
+      const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+      for (int64_t oy0 = 0; oy0 < s.OH; oy0 += R) {
+        const float* rows[T];
+        for (int i = 0; i < T; ++i) {
+          const int64_t iy = oy0 - s.pt + i;
+          rows[i] = iy >= 0 && iy < s.H ? xp + iy * s.W : ds.zeros;
+        }
+        vf a[R];
+        for (int r = 0; r < R; ++r) a[r] = vzero();
+#pragma GCC unroll 16
+        for (int i = 0; i < T; ++i) {
+#pragma GCC unroll 8
+          for (int kx = 0; kx < K; ++kx) {
+#if FOVEAL_CONV_LEVEL == 3
+            const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), rows[i] + t[kx].off);
+#else
+            const vf v = vload_range(rows[i] + t[kx].off, t[kx].lo, t[kx].hi);
+#endif
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r)
+              if (i - r >= 0 && i - r < K) a[r] = vfmadd(w[(i - r) * K + kx], v, a[r]);
+          }
+        }
+        const int rb = static_cast<int>(min64(R, s.OH - oy0));
+        for (int r = 0; r < rb; ++r) {
+          float* yo = yp + (oy0 + r) * s.OW + j * kV;
+          vf v = a[r];
+          if (d.accumulate) {
+            v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
+          } else {
+            if (d.bias) v = vadd(v, b);
+            if (d.relu) v = vrelu(v);
+          }
+          if (lanes == kV) vstore(yo, v);
+          else vstore_n(yo, v, lanes);
+        }
+      }
+    }
+  }
+}
+
+void depthwise(const Depthwise& d) {
+  const ConvShape& s = d.s;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  const DepthwiseScratch ds = depthwise_scratch(s, chunks, 3);
+  const bool unit = s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1;
+  if (unit && s.kh == 3 && s.kw == 3) depthwise_s1<3>(d, ds);
+  else if (unit && s.kh == 5 && s.kw == 5) depthwise_s1<5>(d, ds);
+  else if (s.kh == 3 && s.kw == 3) depthwise_planes<3, 3>(d, ds);
+  else depthwise_planes<0, 0>(d, ds);
 }
 
 void depthwise_dx(const DepthwiseDx& d) {
