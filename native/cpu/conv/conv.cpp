@@ -13,9 +13,9 @@
 #include "cpu/gemm/gemm.h"
 
 #define FOVEAL_ISA_NS generic
-#define FOVEAL_CONV_LEVEL 0
+#define FOVEAL_VEC_LEVEL 0
 #include "cpu/conv/conv_kernels.h"
-#undef FOVEAL_CONV_LEVEL
+#undef FOVEAL_VEC_LEVEL
 #undef FOVEAL_ISA_NS
 
 namespace foveal {

@@ -12,9 +12,9 @@
 
 FOVEAL_TARGET_AVX2_BEGIN
 #define FOVEAL_ISA_NS avx2
-#define FOVEAL_CONV_LEVEL 2
+#define FOVEAL_VEC_LEVEL 2
 #include "cpu/conv/conv_kernels.h"
-#undef FOVEAL_CONV_LEVEL
+#undef FOVEAL_VEC_LEVEL
 #undef FOVEAL_ISA_NS
 FOVEAL_TARGET_END
 #endif

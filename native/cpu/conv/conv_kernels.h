@@ -1,17 +1,13 @@
 // conv kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
-// FOVEAL_ISA_NS and FOVEAL_CONV_LEVEL (0 generic, 2 AVX2, 3 AVX-512) defined (core/isa.h).
+// FOVEAL_ISA_NS and FOVEAL_VEC_LEVEL (0 generic, 2 AVX2, 3 AVX-512) defined (core/isa.h).
 //
-// The bodies are written once against a small vector vocabulary (vf, kV lanes, loads of a
-// contiguous lane range with the other lanes zero, strided loads, FMA, a fixed-order
-// horizontal sum); each level supplies it with its own intrinsics, the generic level with
-// plain loops. Every valid lane range here is contiguous: a pixel run of one output row
-// reads one input row, and the in-bounds columns of a run are an interval.
+// The bodies are written once against the vector vocabulary of vec.h; every valid lane
+// range here is contiguous: a pixel run of one output row reads one input row, and the
+// in-bounds columns of a run are an interval.
 #ifndef FOVEAL_ISA_NS
 #error "define FOVEAL_ISA_NS before including conv_kernels.h"
 #endif
-#ifndef FOVEAL_CONV_LEVEL
-#error "define FOVEAL_CONV_LEVEL before including conv_kernels.h"
-#endif
+#include "cpu/conv/vec.h"
 
 namespace foveal {
 namespace cpu {
@@ -19,162 +15,7 @@ namespace convk {
 namespace FOVEAL_ISA_NS {
 namespace {
 
-// Strides above this are read lane by lane: a gather's 32-bit lane offsets (lane·stride)
-// must not overflow.
-constexpr int64_t kMaxGatherStride = int64_t{1} << 26;
-
-#if FOVEAL_CONV_LEVEL == 3
-constexpr int kV = 16;
-using vf = __m512;
-inline __mmask16 range_mask(int lo, int hi) {
-  return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-inline vf vzero() { return _mm512_setzero_ps(); }
-inline vf vset1(float a) { return _mm512_set1_ps(a); }
-inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
-// Lanes [lo, hi) from p[lane], the others 0; only those lanes' addresses are touched.
-inline vf vload_range(const float* p, int lo, int hi) { return _mm512_maskz_loadu_ps(range_mask(lo, hi), p); }
-// Lanes [lo, hi) from p[lane·stride], the others 0.
-inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
-  if (stride > kMaxGatherStride) {
-    alignas(64) float t[kV] = {0};
-    for (int l = lo; l < hi; ++l) t[l] = p[l * stride];
-    return _mm512_load_ps(t);
-  }
-  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(static_cast<int>(stride)));
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), range_mask(lo, hi), idx, p, 4);
-}
-inline vf vor(vf a, vf b) { return _mm512_or_ps(a, b); }
-inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
-inline vf vfmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-// max(v, 0) with NaN → 0, as the GEMM epilogue's `v > 0 ? v : 0`.
-inline vf vrelu(vf a) { return _mm512_maskz_max_ps(0xFFFF, a, _mm512_setzero_ps()); }
-inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
-inline void vstore_n(float* p, vf v, int n) { _mm512_mask_storeu_ps(p, range_mask(0, n), v); }
-inline vf vload_n(const float* p, int n) { return _mm512_maskz_loadu_ps(range_mask(0, n), p); }
-inline float vhsum(vf v) {
-  // A fixed tree: halves added pairwise down to one lane.
-  const __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  q = _mm_add_ss(q, _mm_movehdup_ps(q));
-  return _mm_cvtss_f32(q);
-}
-
-#elif FOVEAL_CONV_LEVEL == 2
-constexpr int kV = 8;
-using vf = __m256;
-inline __m256i range_mask(int lo, int hi) {
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(hi), iota),
-                          _mm256_cmpgt_epi32(_mm256_add_epi32(iota, _mm256_set1_epi32(1)), _mm256_set1_epi32(lo)));
-}
-inline vf vzero() { return _mm256_setzero_ps(); }
-inline vf vset1(float a) { return _mm256_set1_ps(a); }
-inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
-inline vf vload_range(const float* p, int lo, int hi) { return _mm256_maskload_ps(p, range_mask(lo, hi)); }
-inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
-  if (stride > kMaxGatherStride) {
-    alignas(32) float t[kV] = {0};
-    for (int l = lo; l < hi; ++l) t[l] = p[l * stride];
-    return _mm256_load_ps(t);
-  }
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                         _mm256_set1_epi32(static_cast<int>(stride)));
-  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, idx, _mm256_castsi256_ps(range_mask(lo, hi)), 4);
-}
-inline vf vor(vf a, vf b) { return _mm256_or_ps(a, b); }
-inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
-inline vf vfmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-inline vf vrelu(vf a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
-inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
-inline void vstore_n(float* p, vf v, int n) { _mm256_maskstore_ps(p, range_mask(0, n), v); }
-inline vf vload_n(const float* p, int n) { return _mm256_maskload_ps(p, range_mask(0, n)); }
-inline float vhsum(vf v) {
-  __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-  q = _mm_add_ss(q, _mm_movehdup_ps(q));
-  return _mm_cvtss_f32(q);
-}
-
-#else
-// Generic: 16 lanes as plain arrays; the compiler vectorises what it can for the baseline.
-constexpr int kV = 16;
-struct vf {
-  float v[kV];
-};
-inline vf vzero() {
-  vf r;
-  for (int l = 0; l < kV; ++l) r.v[l] = 0.f;
-  return r;
-}
-inline vf vset1(float a) {
-  vf r;
-  for (int l = 0; l < kV; ++l) r.v[l] = a;
-  return r;
-}
-inline vf vload(const float* p) {
-  vf r;
-  for (int l = 0; l < kV; ++l) r.v[l] = p[l];
-  return r;
-}
-inline vf vload_range(const float* p, int lo, int hi) {
-  vf r = vzero();
-  for (int l = lo; l < hi; ++l) r.v[l] = p[l];
-  return r;
-}
-inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
-  vf r = vzero();
-  for (int l = lo; l < hi; ++l) r.v[l] = p[l * stride];
-  return r;
-}
-// Merges two vectors whose non-zero lanes are disjoint, bit-exactly (a sum would turn −0 into +0).
-inline vf vor(vf a, vf b) {
-  vf r;
-  for (int l = 0; l < kV; ++l) {
-    uint32_t x, y;
-    std::memcpy(&x, &a.v[l], 4);
-    std::memcpy(&y, &b.v[l], 4);
-    x |= y;
-    std::memcpy(&r.v[l], &x, 4);
-  }
-  return r;
-}
-inline vf vadd(vf a, vf b) {
-  for (int l = 0; l < kV; ++l) a.v[l] += b.v[l];
-  return a;
-}
-inline vf vfmadd(vf a, vf b, vf c) {
-  for (int l = 0; l < kV; ++l) c.v[l] += a.v[l] * b.v[l];
-  return c;
-}
-inline vf vrelu(vf a) {
-  for (int l = 0; l < kV; ++l) a.v[l] = a.v[l] > 0.f ? a.v[l] : 0.f;
-  return a;
-}
-inline void vstore(float* p, vf v) {
-  for (int l = 0; l < kV; ++l) p[l] = v.v[l];
-}
-inline void vstore_n(float* p, vf v, int n) {
-  for (int l = 0; l < n; ++l) p[l] = v.v[l];
-}
-inline vf vload_n(const float* p, int n) { return vload_range(p, 0, n); }
-inline float vhsum(vf v) {
-  for (int width = kV / 2; width >= 1; width /= 2)
-    for (int l = 0; l < width; ++l) v.v[l] += v.v[l + width];
-  return v.v[0];
-}
-#endif
-
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-// The lanes t ∈ [0, n) with 0 ≤ x0 + t·stride < limit: [*lo, *hi) (empty when *lo ≥ *hi).
-inline void valid_lanes(int64_t x0, int64_t stride, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
-  *lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
-  *hi = x0 > limit - 1 ? 0 : min64(n, (limit - 1 - x0) / stride + 1);
-}
+using namespace ::foveal::vec::FOVEAL_ISA_NS;
 
 // A run of consecutive output pixels in one output row: lanes [lane, lane + len).
 struct Seg {
@@ -294,7 +135,7 @@ inline DepthwiseScratch depthwise_scratch(const ConvShape& s, int64_t chunks, in
 
 // The kV (or fewer) values a tap reads from one input row; zero outside [lo, hi).
 inline vf tap_load(const float* row, const ColTap& t, int64_t sw) {
-#if FOVEAL_CONV_LEVEL == 3
+#if FOVEAL_VEC_LEVEL == 3
   if (sw == 1) return _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.bits), row + t.off);
 #else
   if (sw == 1) return vload_range(row + t.off, t.lo, t.hi);
@@ -405,7 +246,7 @@ void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
         for (int i = 0; i < T; ++i) {
 #pragma GCC unroll 8
           for (int kx = 0; kx < K; ++kx) {
-#if FOVEAL_CONV_LEVEL == 3
+#if FOVEAL_VEC_LEVEL == 3
             const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), rows[i] + t[kx].off);
 #else
             const vf v = vload_range(rows[i] + t[kx].off, t[kx].lo, t[kx].hi);
@@ -524,9 +365,68 @@ void depthwise_dw_channel(const DepthwiseDw& d, int64_t c, vf* acc) {
   }
 }
 
+// dw at stride 1 without dilation for a K×K kernel: kRows rows of dy at a time against the
+// kRows + K − 1 input rows they read, the K·K accumulators in registers.
+template <int K>
+void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
+  const ConvShape& s = d.s;
+  constexpr int R = kRows, T = kRows + K - 1;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  for (int64_t c = d.c0; c < d.c1; ++c) {
+    vf A[K * K];
+    for (int k = 0; k < K * K; ++k) A[k] = vzero();
+    for (int64_t n = 0; n < s.N; ++n) {
+      const float* xp = d.x + (n * s.C + c) * HW;
+      const float* dyp = d.dy + (n * s.C + c) * P;
+      for (int64_t j = 0; j < chunks; ++j) {
+        ColTap t[K];
+        for (int kx = 0; kx < K; ++kx) t[kx] = ds.tab[j * K + kx];
+        const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+        for (int64_t oy0 = 0; oy0 < s.OH; oy0 += R) {
+          const float* rows[T];
+          for (int i = 0; i < T; ++i) {
+            const int64_t iy = oy0 - s.pt + i;
+            rows[i] = iy >= 0 && iy < s.H ? xp + iy * s.W : ds.zeros;
+          }
+          vf g[R];
+          for (int r = 0; r < R; ++r)
+            g[r] = oy0 + r < s.OH ? vload_n(dyp + (oy0 + r) * s.OW + j * kV, lanes) : vzero();
+#pragma GCC unroll 16
+          for (int i = 0; i < T; ++i) {
+#pragma GCC unroll 8
+            for (int kx = 0; kx < K; ++kx) {
+#if FOVEAL_VEC_LEVEL == 3
+              const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), rows[i] + t[kx].off);
+#else
+              const vf v = vload_range(rows[i] + t[kx].off, t[kx].lo, t[kx].hi);
+#endif
+#pragma GCC unroll 8
+              for (int r = 0; r < R; ++r)
+                if (i - r >= 0 && i - r < K) A[(i - r) * K + kx] = vfmadd(g[r], v, A[(i - r) * K + kx]);
+            }
+          }
+        }
+      }
+    }
+    float* dw = d.dw + c * K * K;
+    for (int k = 0; k < K * K; ++k) {
+      const float v = vhsum(A[k]);
+      dw[k] = d.accumulate ? dw[k] + v : v;
+    }
+  }
+}
+
 void depthwise_dw(const DepthwiseDw& d) {
-  const int64_t khw = d.s.kh * d.s.kw;
-  vf* acc = khw == 9 ? nullptr : static_cast<vf*>(mem::scratch(3, static_cast<size_t>(khw) * sizeof(vf)));
+  const ConvShape& s = d.s;
+  const int64_t khw = s.kh * s.kw;
+  if (s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && (khw == 9 || khw == 25) && s.kh == s.kw) {
+    const DepthwiseScratch ds = depthwise_scratch(s, (s.OW + kV - 1) / kV, 3);
+    if (s.kh == 3) depthwise_dw_s1<3>(d, ds);
+    else depthwise_dw_s1<5>(d, ds);
+    return;
+  }
+  vf* acc = khw == 9 ? nullptr : static_cast<vf*>(mem::scratch(1, static_cast<size_t>(khw) * sizeof(vf)));
   for (int64_t c = d.c0; c < d.c1; ++c) {
     if (khw == 9) depthwise_dw_channel<9>(d, c, nullptr);
     else depthwise_dw_channel<0>(d, c, acc);

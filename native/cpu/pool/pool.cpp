@@ -2,6 +2,7 @@
 #include "cpu/pool/pool.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/check.h"
 #include "core/dispatch.h"
@@ -9,7 +10,9 @@
 #include "core/parallel.h"
 
 #define FOVEAL_ISA_NS generic
+#define FOVEAL_VEC_LEVEL 0
 #include "cpu/pool/pool_kernels.h"
+#undef FOVEAL_VEC_LEVEL
 #undef FOVEAL_ISA_NS
 
 namespace foveal {

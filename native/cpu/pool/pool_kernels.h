@@ -1,10 +1,11 @@
 // pool kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
-// FOVEAL_ISA_NS defined (see core/isa.h). Plain loops over output rows, written so the
-// compiler vectorises the inner column loops for the target without reordering any sum:
-// every output's window is visited in row-major order.
+// FOVEAL_ISA_NS and FOVEAL_VEC_LEVEL defined (see core/isa.h and cpu/conv/vec.h). The
+// forwards run kV output columns at a time; every output's window is visited in
+// row-major order, so sums and NaN/tie rules do not depend on the vector width.
 #ifndef FOVEAL_ISA_NS
 #error "define FOVEAL_ISA_NS before including pool_kernels.h"
 #endif
+#include "cpu/conv/vec.h"
 
 namespace foveal {
 namespace cpu {
@@ -12,10 +13,30 @@ namespace poolk {
 namespace FOVEAL_ISA_NS {
 namespace {
 
-constexpr int kSlotRow = 2;  // mem::scratch slot: a row of argmax values and indices
+using namespace ::foveal::vec::FOVEAL_ISA_NS;
 
-inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+constexpr int kSlotRow = 2;  // mem::scratch slot: column tables, argmax rows
+
+// What output chunk j (kV columns) reads for window column kx, the same on every row:
+// lanes [lo, hi) from row[off + lane·sw].
+struct PoolCols {
+  int64_t off;
+  int lo, hi;
+};
+
+inline PoolCols* pool_cols(const PoolShape& s, int64_t chunks, void* mem) {
+  PoolCols* tab = static_cast<PoolCols*>(mem);
+  for (int64_t j = 0; j < chunks; ++j) {
+    const int64_t ox0 = j * kV, lanes = min64(kV, s.OW - ox0);
+    for (int64_t kx = 0; kx < s.kw; ++kx) {
+      const int64_t ix0 = ox0 * s.sw - s.pl + kx * s.dw;
+      int64_t lo, hi;
+      valid_lanes(ix0, s.sw, s.W, lanes, &lo, &hi);
+      tab[j * s.kw + kx] = {ix0, static_cast<int>(lo), static_cast<int>(hi)};
+    }
+  }
+  return tab;
+}
 
 // The outputs o ∈ [0, n) whose cell x0 + o·stride lies in [0, limit): [*lo, *hi).
 inline void valid_range(int64_t x0, int64_t stride, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
@@ -26,34 +47,33 @@ inline void valid_range(int64_t x0, int64_t stride, int64_t limit, int64_t n, in
 
 void max_forward(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
   const PoolShape& s = p.s;
-  const float ninf = -__builtin_inff();
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  const PoolCols* tab =
+      pool_cols(s, chunks, mem::scratch(kSlotRow, static_cast<size_t>(chunks * s.kw) * sizeof(PoolCols)));
+  const vf ninf = vset1(-__builtin_inff());
   for (int64_t plane = plane0; plane < plane1; ++plane) {
     const float* xp = p.x + plane * s.H * s.W;
     float* yp = p.y + plane * s.OH * s.OW;
     for (int64_t oy = 0; oy < s.OH; ++oy) {
-      float* __restrict yr = yp + oy * s.OW;
-      for (int64_t ox = 0; ox < s.OW; ++ox) yr[ox] = ninf;
-      for (int64_t ky = 0; ky < s.kh; ++ky) {
-        const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
-        if (iy < 0 || iy >= s.H) continue;
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          const int64_t ix0 = kx * s.dw - s.pl;
-          int64_t lo, hi;
-          valid_range(ix0, s.sw, s.W, s.OW, &lo, &hi);
-          const float* __restrict row = xp + iy * s.W + ix0;
-          // PyTorch's rule: a larger value or any NaN takes the place.
-          if (s.sw == 1) {
-            for (int64_t ox = lo; ox < hi; ++ox) {
-              const float v = row[ox], m = yr[ox];
-              yr[ox] = (v > m || v != v) ? v : m;
-            }
-          } else {
-            for (int64_t ox = lo; ox < hi; ++ox) {
-              const float v = row[ox * s.sw], m = yr[ox];
-              yr[ox] = (v > m || v != v) ? v : m;
-            }
+      for (int64_t j = 0; j < chunks; ++j) {
+        const PoolCols* tj = tab + j * s.kw;
+        vf m = ninf;  // lanes no input cell reaches stay −Infinity
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+          if (iy < 0 || iy >= s.H) continue;
+          const float* row = xp + iy * s.W;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const PoolCols& t = tj[kx];
+            if (t.lo >= t.hi) continue;
+            const vf v = s.sw == 1 ? vload_range_or(ninf, row + t.off, t.lo, t.hi)
+                                   : vload_strided_or(ninf, row + t.off, s.sw, t.lo, t.hi);
+            m = vmax_nan(m, v);
           }
         }
+        const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+        float* yo = yp + oy * s.OW + j * kV;
+        if (lanes == kV) vstore(yo, m);
+        else vstore_n(yo, m, lanes);
       }
     }
   }
@@ -113,31 +133,47 @@ inline AvgWindow avg_window(const PoolShape& s, bool count_include_pad, int64_t 
   return w;
 }
 
+// One axis of an average window: the size PyTorch divides by (countIncludePad: the window
+// clipped to the padded input; else its count of input cells), at least 1 (an empty window
+// sums to 0 whatever it is divided by).
+inline float avg_extent(int64_t start, int64_t k, int64_t n, int64_t pad_end, bool count_include_pad) {
+  const int64_t end = min64(start + k, n + pad_end);
+  const int64_t e = count_include_pad ? end - start : min64(end, n) - max64(start, 0);
+  return static_cast<float>(e > 1 ? e : 1);
+}
+
 void avg_forward(const AvgPoolParams& p, int64_t plane0, int64_t plane1) {
   const PoolShape& s = p.s;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  const size_t tab_bytes = (static_cast<size_t>(chunks * s.kw) * sizeof(PoolCols) + 63) / 64 * 64;
+  char* buf = static_cast<char*>(mem::scratch(kSlotRow, tab_bytes + static_cast<size_t>(chunks * kV) * sizeof(float)));
+  const PoolCols* tab = pool_cols(s, chunks, buf);
+  float* colw = reinterpret_cast<float*>(buf + tab_bytes);  // the column factor of each output column
+  for (int64_t ox = 0; ox < chunks * kV; ++ox)
+    colw[ox] = ox < s.OW ? avg_extent(ox * s.sw - s.pl, s.kw, s.W, s.pr, p.count_include_pad) : 1.f;
   for (int64_t plane = plane0; plane < plane1; ++plane) {
     const float* xp = p.x + plane * s.H * s.W;
     float* yp = p.y + plane * s.OH * s.OW;
     for (int64_t oy = 0; oy < s.OH; ++oy) {
-      float* __restrict yr = yp + oy * s.OW;
-      for (int64_t ox = 0; ox < s.OW; ++ox) yr[ox] = 0.f;
-      for (int64_t ky = 0; ky < s.kh; ++ky) {
-        const int64_t iy = oy * s.sh - s.pt + ky;
-        if (iy < 0 || iy >= s.H) continue;
-        for (int64_t kx = 0; kx < s.kw; ++kx) {
-          const int64_t ix0 = kx - s.pl;
-          int64_t lo, hi;
-          valid_range(ix0, s.sw, s.W, s.OW, &lo, &hi);
-          const float* __restrict row = xp + iy * s.W + ix0;
-          if (s.sw == 1)
-            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += row[ox];
-          else
-            for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += row[ox * s.sw];
+      const vf rows = vset1(avg_extent(oy * s.sh - s.pt, s.kh, s.H, s.pb, p.count_include_pad));
+      for (int64_t j = 0; j < chunks; ++j) {
+        const PoolCols* tj = tab + j * s.kw;
+        vf acc = vzero();
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky;
+          if (iy < 0 || iy >= s.H) continue;
+          const float* row = xp + iy * s.W;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const PoolCols& t = tj[kx];
+            if (t.lo >= t.hi) continue;
+            acc = vadd(acc, s.sw == 1 ? vload_range(row + t.off, t.lo, t.hi) : vload_strided(row + t.off, s.sw, t.lo, t.hi));
+          }
         }
-      }
-      for (int64_t ox = 0; ox < s.OW; ++ox) {
-        const AvgWindow w = avg_window(s, p.count_include_pad, oy, ox);
-        yr[ox] = (w.h0 < w.h1 && w.w0 < w.w1) ? yr[ox] / w.div : 0.f;
+        acc = vdiv(acc, vmul(rows, vload(colw + j * kV)));
+        const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+        float* yo = yp + oy * s.OW + j * kV;
+        if (lanes == kV) vstore(yo, acc);
+        else vstore_n(yo, acc, lanes);
       }
     }
   }
