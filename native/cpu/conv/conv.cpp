@@ -32,6 +32,7 @@ FOVEAL_REGISTER_KERNEL(kConvKernels);
 // Scratch slots (mem::scratch) this family uses. The GEMM packers and gemm_packed are
 // given packed operands and buffers, so they never take these from under us; slot 3 is
 // conv_kernels.h's (depthwise dw accumulators).
+constexpr int kSlotPlan = 0;   // calling thread: the im2col plan, read by the whole region
 constexpr int kSlotA = 4;      // calling thread: the packed weights, read by the whole region
 constexpr int kSlotB = 5;      // each thread: its packed-B panels (im2col or dy tile)
 constexpr int kSlotCol = 6;    // each thread: a col tile (col2im) or plain im2col rows (dw)
@@ -52,6 +53,23 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 bool is_depthwise(const ConvShape& s) { return s.groups == s.C && s.Cout == s.C && s.C > 0; }
 bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
+}
+
+// The im2col geometry of `s` (panels nr wide), with its plan built into the calling
+// thread's scratch when the variant uses one: the plan is shared, read-only, by the region.
+convk::Im2col im2col_geometry(const ConvShape& s, int64_t Cg, int64_t nr, const Kernels* kern) {
+  convk::Im2col ic;
+  ic.Cg = Cg, ic.H = s.H, ic.W = s.W, ic.OW = s.OW;
+  ic.kh = s.kh, ic.kw = s.kw, ic.sh = s.sh, ic.sw = s.sw, ic.dh = s.dh, ic.dw = s.dw;
+  ic.pt = s.pt, ic.pl = s.pl, ic.nr = nr;
+  ic.P = s.OH * s.OW;
+  const size_t bytes = kern->im2col_plan_size(ic, ic.P);
+  if (bytes) {
+    void* plan = mem::scratch(kSlotPlan, bytes);
+    kern->im2col_plan(ic, ic.P, plan);
+    ic.plan = plan;
+  }
+  return ic;
 }
 
 // y (+)= act(bias + conv(x, w)) for all images. `s` may carry negative padding (a crop)
@@ -120,12 +138,11 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
   const int64_t tiles = ceil_div(P, T);
   const int64_t items = s.N * G * tiles;
   const size_t b_size = packed_b_size(geo, K, T);
+  const convk::Im2col proto = im2col_geometry(s, Cg, geo.nr, &kern);
   parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
     float* Bp = mem::scratch_as<float>(kSlotB, b_size);
-    convk::Im2col ic;
-    ic.Cg = Cg, ic.H = s.H, ic.W = s.W, ic.OW = s.OW;
-    ic.kh = s.kh, ic.kw = s.kw, ic.sh = s.sh, ic.sw = s.sw, ic.dh = s.dh, ic.dw = s.dw;
-    ic.pt = s.pt, ic.pl = s.pl, ic.nr = geo.nr, ic.dst = Bp;
+    convk::Im2col ic = proto;
+    ic.dst = Bp;
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t t = it % tiles;
       const int64_t g = (it / tiles) % G;
@@ -311,6 +328,7 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   // Pixels per GEMM: the reduction length of each partial product, so from the shape alone.
   const int64_t T = std::max<int64_t>(16, tile_pixels(Kc, 16, P));
   const bool pointwise = is_pointwise(s);
+  const convk::Im2col proto = pointwise ? convk::Im2col{} : im2col_geometry(s, Cg, T, &kern);
 
   parallel_for(G * ncb * nob, 1, [&](int64_t i0, int64_t i1) {
     float* col = pointwise ? nullptr : mem::scratch_as<float>(kSlotCol, static_cast<size_t>(Kb * T));
@@ -326,10 +344,8 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
         for (int64_t o = o0; o < o1; ++o) std::memset(dwb + (o - o0) * Kc, 0, static_cast<size_t>(kb) * sizeof(float));
       Epilogue ep;
       ep.beta = 1.f;
-      convk::Im2col ic;
-      ic.Cg = c1 - c0, ic.H = s.H, ic.W = s.W, ic.OW = s.OW;
-      ic.kh = s.kh, ic.kw = s.kw, ic.sh = s.sh, ic.sw = s.sw, ic.dh = s.dh, ic.dw = s.dw;
-      ic.pt = s.pt, ic.pl = s.pl, ic.nr = T, ic.dst = col;
+      convk::Im2col ic = proto;
+      ic.Cg = c1 - c0, ic.dst = col;
       for (int64_t n = 0; n < s.N; ++n) {
         const float* xb = x + (n * s.C + g * Cg + c0) * s.H * s.W;
         const float* dyb = dy + (n * s.Cout + g * Mg + o0) * P;

@@ -3,6 +3,7 @@
 // per ISA. Everything here runs on one thread over the range it is given.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "cpu/conv/conv.h"
@@ -24,6 +25,16 @@ struct Im2col {
   int64_t p0 = 0, np = 0;    // the pixels [p0, p0 + np)
   int64_t nr = 16;           // panel width
   float* dst = nullptr;
+  // Optional: the plan (im2col_plan) of this geometry for all P output pixels, or nullptr.
+  // Used only when p0 and nr are multiples of the variant's vector width.
+  const void* plan = nullptr;
+  int64_t P = 0;             // output pixels per image (OH·OW), for the plan
+};
+
+// One run of a plan: lanes [a, b) of a chunk read x[off + (lane − a)·sw].
+struct Im2colEntry {
+  int64_t off;
+  int32_t a, b;
 };
 
 // Depthwise (groups = C = Cout) forward over the planes [plane0, plane1) (plane = n·C + c):
@@ -84,6 +95,10 @@ struct Col2im {
 
 struct Kernels {
   void (*im2col)(const Im2col&);
+  // Bytes of the plan of this geometry (nr, OW, kernel, stride...) over P pixels; 0 when
+  // the variant would not use one (nr not a multiple of its vector width, or too large).
+  size_t (*im2col_plan_size)(const Im2col&, int64_t P);
+  void (*im2col_plan)(const Im2col&, int64_t P, void* mem);
   void (*depthwise)(const Depthwise&);
   void (*depthwise_dx)(const DepthwiseDx&);
   void (*depthwise_dw)(const DepthwiseDw&);

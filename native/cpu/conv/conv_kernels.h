@@ -22,64 +22,122 @@ struct Seg {
   int lane, len;
   int64_t oy, ox;
 };
-// What one run reads for one kernel tap: lanes [a, b) from x[off + (lane − a)·sw].
-struct Entry {
-  int a, b;
-  int64_t off;
-};
+
+// The runs of the cv pixels from p on (at most kV of them).
+inline int chunk_segments(const Im2col& a, int64_t p, int cv, Seg* segs) {
+  int n = 0;
+  int64_t oy = p / a.OW, ox = p % a.OW;
+  for (int l = 0; l < cv;) {
+    const int len = static_cast<int>(min64(cv - l, a.OW - ox));
+    segs[n++] = {l, len, oy, ox};
+    l += len;
+    ox = 0, ++oy;
+  }
+  return n;
+}
+
+// What those runs read for tap kk: the entries (lanes [a, b) from x[off + (lane − a)·sw]).
+inline int tap_entries(const Im2col& a, const Seg* segs, int nseg, int64_t kk, Im2colEntry* ents) {
+  const int64_t ky = kk / a.kw, kx = kk % a.kw;
+  int ne = 0;
+  for (int s = 0; s < nseg; ++s) {
+    const int64_t iy = segs[s].oy * a.sh - a.pt + ky * a.dh;
+    if (iy < 0 || iy >= a.H) continue;
+    const int64_t ix0 = segs[s].ox * a.sw - a.pl + kx * a.dw;
+    int64_t lo, hi;
+    valid_lanes(ix0, a.sw, a.W, segs[s].len, &lo, &hi);
+    if (lo >= hi) continue;
+    ents[ne++] = {iy * a.W + ix0 + lo * a.sw, segs[s].lane + static_cast<int>(lo), segs[s].lane + static_cast<int>(hi)};
+  }
+  return ne;
+}
+
+// The most runs kV consecutive pixels can span.
+inline int64_t max_segments(int64_t OW) { return min64(kV, (kV - 2 + OW) / OW + 1); }
+
+// The plan: the entries of every aligned kV-pixel chunk of the image and every tap, so the
+// per-image, per-channel work is only loads and stores. Pays off when the same geometry
+// is replayed for every image (and when the channel loop is short, as for C = 1 or 3).
+size_t im2col_plan_size(const Im2col& a, int64_t P) {
+  if (a.nr % kV != 0) return 0;
+  const int64_t chunks = (P + kV - 1) / kV, khw = a.kh * a.kw, S = max_segments(a.OW);
+  const int64_t bytes = chunks * khw * (S * static_cast<int64_t>(sizeof(Im2colEntry)) + 1);
+  return bytes <= (int64_t{4} << 20) ? static_cast<size_t>(bytes) + 64 : 0;
+}
+
+void im2col_plan(const Im2col& a, int64_t P, void* mem) {
+  const int64_t chunks = (P + kV - 1) / kV, khw = a.kh * a.kw, S = max_segments(a.OW);
+  Im2colEntry* ents = static_cast<Im2colEntry*>(mem);
+  uint8_t* counts = reinterpret_cast<uint8_t*>(ents + chunks * khw * S);
+  Seg segs[kV];
+  for (int64_t g = 0; g < chunks; ++g) {
+    const int nseg = chunk_segments(a, g * kV, static_cast<int>(min64(kV, P - g * kV)), segs);
+    for (int64_t kk = 0; kk < khw; ++kk)
+      counts[g * khw + kk] = static_cast<uint8_t>(tap_entries(a, segs, nseg, kk, ents + (g * khw + kk) * S));
+  }
+}
+
+// One chunk of one tap for every channel: cw lanes at d, d + khw·nr, ...
+template <bool kUnitStride>
+inline void fill_channels(const Im2col& a, const Im2colEntry* ents, int ne, int cw, float* d, int64_t dstep) {
+  const int64_t HW = a.H * a.W;
+  const float* xc = a.x;
+  if (ne == 1 && kUnitStride) {  // the common case: one run, one masked load per channel
+    const float* src = xc + (ents[0].off - ents[0].a);
+    const int lo = ents[0].a, hi = ents[0].b;
+    if (lo == 0 && hi == kV && cw == kV) {
+      for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, src += HW) vstore(d, vload(src));
+    } else {
+      for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, src += HW) {
+        const vf v = vload_range(src, lo, hi);
+        if (cw == kV) vstore(d, v);
+        else vstore_n(d, v, cw);
+      }
+    }
+    return;
+  }
+  for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, xc += HW) {
+    vf v = vzero();
+    for (int e = 0; e < ne; ++e)
+      v = kUnitStride ? vor(v, vload_range(xc + (ents[e].off - ents[e].a), ents[e].a, ents[e].b))
+                      : vor(v, vload_strided(xc + (ents[e].off - ents[e].a * a.sw), a.sw, ents[e].a, ents[e].b));
+    if (cw == kV) vstore(d, v);
+    else vstore_n(d, v, cw);
+  }
+}
 
 void im2col(const Im2col& a) {
   const int64_t khw = a.kh * a.kw;
   const int64_t K = a.Cg * khw;
-  const int64_t HW = a.H * a.W;
   const int64_t nr = a.nr;
+  const int64_t S = max_segments(a.OW);
+  const int64_t plan_chunks = (a.P + kV - 1) / kV;
+  const Im2colEntry* plan = static_cast<const Im2colEntry*>(a.plan);
+  const uint8_t* counts = plan ? reinterpret_cast<const uint8_t*>(plan + plan_chunks * khw * S) : nullptr;
   Seg segs[kV];
-  Entry ents[kV];
+  Im2colEntry local[kV];
   for (int64_t q0 = 0; q0 < a.np; q0 += nr) {
     float* panel = a.dst + (q0 / nr) * K * nr;
     const int64_t pw = min64(nr, a.np - q0);  // real pixels in this panel
     for (int64_t c0 = 0; c0 < nr; c0 += kV) {
       const int cw = static_cast<int>(min64(kV, nr - c0));             // lanes written
       const int cv = static_cast<int>(max64(0, min64(cw, pw - c0)));  // lanes holding pixels
-      int nseg = 0;
-      for (int l = 0; l < cv;) {
-        const int64_t p = a.p0 + q0 + c0 + l;
-        const int64_t oy = p / a.OW, ox = p % a.OW;
-        const int len = static_cast<int>(min64(cv - l, a.OW - ox));
-        segs[nseg++] = {l, len, oy, ox};
-        l += len;
-      }
+      const int64_t p = a.p0 + q0 + c0;
+      const int nseg = plan ? 0 : chunk_segments(a, p, cv, segs);
       for (int64_t kk = 0; kk < khw; ++kk) {
-        const int64_t ky = kk / a.kw, kx = kk % a.kw;
-        int ne = 0;
-        for (int s = 0; s < nseg; ++s) {
-          const int64_t iy = segs[s].oy * a.sh - a.pt + ky * a.dh;
-          if (iy < 0 || iy >= a.H) continue;
-          const int64_t ix0 = segs[s].ox * a.sw - a.pl + kx * a.dw;
-          int64_t lo, hi;
-          valid_lanes(ix0, a.sw, a.W, segs[s].len, &lo, &hi);
-          if (lo >= hi) continue;
-          ents[ne++] = {segs[s].lane + static_cast<int>(lo), segs[s].lane + static_cast<int>(hi),
-                        iy * a.W + ix0 + lo * a.sw};
-        }
-        float* d = panel + kk * nr + c0;
-        const float* xc = a.x;
-        if (a.sw == 1) {
-          for (int64_t ci = 0; ci < a.Cg; ++ci, d += khw * nr, xc += HW) {
-            vf v = vzero();
-            for (int e = 0; e < ne; ++e) v = vor(v, vload_range(xc + (ents[e].off - ents[e].a), ents[e].a, ents[e].b));
-            if (cw == kV) vstore(d, v);
-            else vstore_n(d, v, cw);
-          }
+        const Im2colEntry* ents = local;
+        int ne;
+        if (cv == 0) {
+          ne = 0;
+        } else if (plan) {
+          const int64_t at = (p / kV) * khw + kk;
+          ents = plan + at * S;
+          ne = counts[at];
         } else {
-          for (int64_t ci = 0; ci < a.Cg; ++ci, d += khw * nr, xc += HW) {
-            vf v = vzero();
-            for (int e = 0; e < ne; ++e)
-              v = vor(v, vload_strided(xc + (ents[e].off - ents[e].a * a.sw), a.sw, ents[e].a, ents[e].b));
-            if (cw == kV) vstore(d, v);
-            else vstore_n(d, v, cw);
-          }
+          ne = tap_entries(a, segs, nseg, kk, local);
         }
+        if (a.sw == 1) fill_channels<true>(a, ents, ne, cw, panel + kk * nr + c0, khw * nr);
+        else fill_channels<false>(a, ents, ne, cw, panel + kk * nr + c0, khw * nr);
       }
     }
   }
@@ -479,7 +537,7 @@ void col2im(const Col2im& a) {
 }  // namespace
 
 extern const Kernels kKernels;
-const Kernels kKernels{im2col, depthwise, depthwise_dx, depthwise_dw, channel_sum, col2im};
+const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, depthwise_dx, depthwise_dw, channel_sum, col2im};
 
 }  // namespace FOVEAL_ISA_NS
 }  // namespace convk

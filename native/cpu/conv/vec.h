@@ -212,8 +212,13 @@ inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // The lanes t ∈ [0, n) with 0 ≤ x0 + t·stride < limit: [*lo, *hi) (empty when *lo ≥ *hi).
 inline void valid_lanes(int64_t x0, int64_t stride, int64_t limit, int64_t n, int64_t* lo, int64_t* hi) {
-  *lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
-  *hi = x0 > limit - 1 ? 0 : min64(n, (limit - 1 - x0) / stride + 1);
+  if (stride == 1) {  // the common case, without the divisions (tens of cycles each)
+    *lo = x0 >= 0 ? 0 : -x0;
+    *hi = min64(n, limit - x0);
+  } else {
+    *lo = x0 >= 0 ? 0 : (-x0 + stride - 1) / stride;
+    *hi = x0 > limit - 1 ? 0 : min64(n, (limit - 1 - x0) / stride + 1);
+  }
   if (*hi < *lo) *hi = *lo;
 }
 
