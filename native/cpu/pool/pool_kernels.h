@@ -79,7 +79,7 @@ void max_forward(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
   }
 }
 
-void max_backward(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+void max_backward_scalar(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
   const PoolShape& s = p.s;
   const int64_t HW = s.H * s.W;
   const float ninf = -__builtin_inff();
@@ -116,6 +116,74 @@ void max_backward(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1
     }
   }
 }
+
+#if FOVEAL_VEC_LEVEL == 3
+// The argmax of kV windows at once (values and plane indices in registers, the same
+// first-max / last-NaN rule as max_backward_scalar), then the gradients routed in output
+// order. Windows that cannot overlap (stride ≥ window) route with one scatter: no two
+// lanes, and no two chunks, can name the same cell.
+void max_backward(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const int64_t HW = s.H * s.W;
+  if (HW >= (int64_t{1} << 31) || s.sw > (int64_t{1} << 26)) return max_backward_scalar(p, plane0, plane1);
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  const size_t tab_bytes = (static_cast<size_t>(chunks * s.kw) * sizeof(PoolCols) + 63) / 64 * 64;
+  char* buf = static_cast<char*>(mem::scratch(kSlotRow, tab_bytes + kV * sizeof(int32_t)));
+  const PoolCols* tab = pool_cols(s, chunks, buf);
+  int32_t* lane_idx = reinterpret_cast<int32_t*>(buf + tab_bytes);
+  const bool disjoint = (s.kh - 1) * s.dh + 1 <= s.sh && (s.kw - 1) * s.dw + 1 <= s.sw;
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+  const __m512i none = _mm512_set1_epi32(-1);
+  const __m512i steps = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int>(s.sw)));
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * HW;
+    const float* dyp = p.dy + plane * s.OH * s.OW;
+    float* dxp = p.dx + plane * HW;
+    if (!p.accumulate) std::memset(dxp, 0, static_cast<size_t>(HW) * sizeof(float));
+    for (int64_t oy = 0; oy < s.OH; ++oy) {
+      for (int64_t j = 0; j < chunks; ++j) {
+        const PoolCols* tj = tab + j * s.kw;
+        __m512 m = ninf;
+        __m512i idx = none;
+        for (int64_t ky = 0; ky < s.kh; ++ky) {
+          const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
+          if (iy < 0 || iy >= s.H) continue;
+          const float* row = xp + iy * s.W;
+          for (int64_t kx = 0; kx < s.kw; ++kx) {
+            const PoolCols& t = tj[kx];
+            if (t.lo >= t.hi) continue;
+            const __mmask16 valid = range_mask(t.lo, t.hi);
+            const __m512 v = s.sw == 1 ? vload_range_or(ninf, row + t.off, t.lo, t.hi)
+                                       : vload_strided_or(ninf, row + t.off, s.sw, t.lo, t.hi);
+            const __mmask16 take = valid & (_mm512_cmpeq_epi32_mask(idx, none) | _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
+                                            _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+            m = _mm512_mask_mov_ps(m, take, v);
+            const __m512i cell = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(iy * s.W + t.off)), steps);
+            idx = _mm512_mask_mov_epi32(idx, take, cell);
+          }
+        }
+        const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+        const float* g = dyp + oy * s.OW + j * kV;
+        const __mmask16 routed = range_mask(0, lanes) & _mm512_cmpneq_epi32_mask(idx, none);
+        if (disjoint) {
+          __m512 val = _mm512_maskz_loadu_ps(routed, g);
+          if (p.accumulate) val = _mm512_add_ps(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), routed, idx, dxp, 4), val);
+          _mm512_mask_i32scatter_ps(dxp, routed, idx, val, 4);
+        } else {
+          _mm512_storeu_si512(lane_idx, idx);
+          for (int l = 0; l < lanes; ++l)
+            if (lane_idx[l] >= 0) dxp[lane_idx[l]] += g[l];
+        }
+      }
+    }
+  }
+}
+#else
+void max_backward(const MaxPoolBackwardParams& p, int64_t plane0, int64_t plane1) {
+  max_backward_scalar(p, plane0, plane1);
+}
+#endif
 
 // The window of output (oy, ox) for average pooling: its input cells [h0, h1) × [w0, w1)
 // (empty when h0 ≥ h1 or w0 ≥ w1) and the divisor.
