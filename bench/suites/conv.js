@@ -152,8 +152,11 @@ async function poolRows (s, { fv, report, measure, ort, tfjs }, torchRes) {
 }
 
 async function run (ctx) {
-  const rows = ctx.quick ? [CONV[0], CONV[2], CONV[6]] : CONV
-  const pools = ctx.quick ? POOL.slice(0, 1) : POOL
+  // FOVEAL_BENCH_ROWS=<regex> keeps only the rows whose name matches (e.g. 'MNIST|depthwise').
+  const only = process.env.FOVEAL_BENCH_ROWS ? new RegExp(process.env.FOVEAL_BENCH_ROWS) : null
+  const keep = (s) => !only || only.test(s.name)
+  const rows = (ctx.quick ? [CONV[0], CONV[2], CONV[6]] : CONV).filter(keep)
+  const pools = (ctx.quick ? POOL.slice(0, 1) : POOL).filter(keep)
   const torchCase = (s, backward) => ({
     op: 'conv2d', N: s.N, C: s.C, H: s.H, W: s.W, Cout: s.Cout, kh: s.k, kw: s.k, stride: s.stride, padding: s.pad,
     groups: s.groups || 1, backward

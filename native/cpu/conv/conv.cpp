@@ -136,24 +136,39 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
 
   const int64_t T = tile_pixels(K, geo.nr, P);
   const int64_t tiles = ceil_div(P, T);
-  const int64_t items = s.N * G * tiles;
+  // Few (image, group, tile) items (one small image, or a 7×7 map): split the output
+  // channels too, in whole micro-panels, so every thread has work. A split block
+  // re-runs its tile's im2col; each output is still one GEMM call's dot product.
+  const int64_t threads = num_threads();
+  const int64_t panels = ceil_div(Mg, geo.mr);
+  const int64_t splits = std::min(panels, std::max<int64_t>(1, ceil_div(2 * threads, s.N * G * tiles)));
+  const int64_t mb = ceil_div(panels, splits) * geo.mr, mblocks = ceil_div(Mg, mb);
+  const int64_t items = s.N * G * tiles * mblocks;
   const size_t b_size = packed_b_size(geo, K, T);
   const convk::Im2col proto = im2col_geometry(s, Cg, geo.nr, &kern);
   parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
     float* Bp = mem::scratch_as<float>(kSlotB, b_size);
     convk::Im2col ic = proto;
     ic.dst = Bp;
+    int64_t done = -1;  // the (image, group, tile) whose panels Bp holds
     for (int64_t it = i0; it < i1; ++it) {
-      const int64_t t = it % tiles;
-      const int64_t g = (it / tiles) % G;
-      const int64_t n = it / (tiles * G);
-      ic.x = x + (n * s.C + g * Cg) * s.H * s.W;
+      const int64_t mi = it % mblocks;
+      const int64_t tile_item = it / mblocks;
+      const int64_t t = tile_item % tiles;
+      const int64_t g = (tile_item / tiles) % G;
+      const int64_t n = tile_item / (tiles * G);
       ic.p0 = t * T;
       ic.np = std::min(T, P - ic.p0);
-      kern.im2col(ic);
+      if (tile_item != done) {
+        ic.x = x + (n * s.C + g * Cg) * s.H * s.W;
+        kern.im2col(ic);
+        done = tile_item;
+      }
+      const int64_t m0 = mi * mb, m1 = std::min(Mg, m0 + mb);
       Epilogue ep = base;
-      ep.bias_col = bias ? bias + g * Mg : nullptr;
-      gemm_packed(geo, Ap + g * a_size, Bp, Mg, ic.np, K, y + (n * s.Cout + g * Mg) * P + ic.p0, P, ep);
+      ep.bias_col = bias ? bias + g * Mg + m0 : nullptr;
+      gemm_packed(geo, Ap + g * a_size + (m0 / geo.mr) * K * geo.mr, Bp, m1 - m0, ic.np, K,
+                  y + (n * s.Cout + g * Mg + m0) * P + ic.p0, P, ep);
     }
   });
 }
