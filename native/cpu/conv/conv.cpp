@@ -51,6 +51,11 @@ int64_t tile_pixels(int64_t K, int64_t nr, int64_t P) {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 bool is_depthwise(const ConvShape& s) { return s.groups == s.C && s.Cout == s.C && s.C > 0; }
+// A GEMM would use few rows of each micro-panel: the direct kernel instead.
+bool is_direct(const ConvShape& s) {
+  return s.cout_g() <= 4 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.kh == s.kw &&
+         (s.kh == 1 || s.kh == 3 || s.kh == 5 || s.kh == 7);
+}
 bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
 }
@@ -105,6 +110,17 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
       d.s = s, d.x = x, d.w = w, d.bias = bias, d.y = y, d.relu = relu, d.accumulate = accumulate;
       d.plane0 = a, d.plane1 = b;
       kern.depthwise(d);
+    });
+    return;
+  }
+
+  if (is_direct(s)) {
+    const int64_t per_plane = P * K;
+    parallel_for(s.N * s.Cout, std::max<int64_t>(1, 16384 / std::max<int64_t>(per_plane, 1)), [&](int64_t a, int64_t b) {
+      convk::Depthwise d;
+      d.s = s, d.x = x, d.w = w, d.bias = bias, d.y = y, d.relu = relu, d.accumulate = accumulate;
+      d.plane0 = a, d.plane1 = b;
+      kern.direct(d);
     });
     return;
   }

@@ -100,6 +100,9 @@ struct Kernels {
   size_t (*im2col_plan_size)(const Im2col&, int64_t P);
   void (*im2col_plan)(const Im2col&, int64_t P, void* mem);
   void (*depthwise)(const Depthwise&);
+  // Few output channels per group, stride 1, no dilation, a square 1/3/5/7 kernel: the
+  // same params, the planes counted over Cout (see direct_s1 in conv_kernels.h).
+  void (*direct)(const Depthwise&);
   void (*depthwise_dx)(const DepthwiseDx&);
   void (*depthwise_dw)(const DepthwiseDw&);
   void (*channel_sum)(const ChannelSum&);

@@ -332,6 +332,84 @@ void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
   }
 }
 
+// A convolution with few output channels per group (Cout/groups ≤ 4: an attention gate's
+// C → 1 map, the input gradient of a first layer), stride 1, no dilation, K×K: where a
+// GEMM would fill one row of a micro-panel, each output plane is computed directly,
+// kRows rows × kV columns in registers, summing over the input channels and taps in the
+// GEMM's (ci, ky, kx) order. Runs the output planes [plane0, plane1) (plane = n·Cout + co).
+template <int K>
+void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
+  const ConvShape& s = d.s;
+  constexpr int R = kRows, T = kRows + K - 1;
+  const int64_t HW = s.H * s.W, P = s.OH * s.OW;
+  const int64_t Cg = s.C / s.groups, Mg = s.Cout / s.groups;
+  const int64_t chunks = (s.OW + kV - 1) / kV;
+  for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
+    const int64_t n = plane / s.Cout, co = plane % s.Cout;
+    const float* xg = d.x + (n * s.C + (co / Mg) * Cg) * HW;
+    const float* wc = d.w + co * Cg * K * K;
+    float* yp = d.y + plane * P;
+    const vf b = vset1(d.bias ? d.bias[co] : 0.f);
+    for (int64_t j = 0; j < chunks; ++j) {
+      ColTap t[K];
+      for (int kx = 0; kx < K; ++kx) t[kx] = ds.tab[j * K + kx];
+      const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
+      for (int64_t oy0 = 0; oy0 < s.OH; oy0 += R) {
+        int64_t rowoff[T];  // offset of each input row in a plane, or −1 outside the input
+        for (int i = 0; i < T; ++i) {
+          const int64_t iy = oy0 - s.pt + i;
+          rowoff[i] = iy >= 0 && iy < s.H ? iy * s.W : -1;
+        }
+        vf a[R];
+        for (int r = 0; r < R; ++r) a[r] = vzero();
+        for (int64_t ci = 0; ci < Cg; ++ci) {
+          const float* xp = xg + ci * HW;
+          const float* wk = wc + ci * K * K;
+#pragma GCC unroll 16
+          for (int i = 0; i < T; ++i) {
+            const float* row = rowoff[i] >= 0 ? xp + rowoff[i] : ds.zeros;
+#pragma GCC unroll 8
+            for (int kx = 0; kx < K; ++kx) {
+#if FOVEAL_VEC_LEVEL == 3
+              const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), row + t[kx].off);
+#else
+              const vf v = vload_range(row + t[kx].off, t[kx].lo, t[kx].hi);
+#endif
+#pragma GCC unroll 8
+              for (int r = 0; r < R; ++r)
+                if (i - r >= 0 && i - r < K) a[r] = vfmadd(vset1(wk[(i - r) * K + kx]), v, a[r]);
+            }
+          }
+        }
+        const int rb = static_cast<int>(min64(R, s.OH - oy0));
+        for (int r = 0; r < rb; ++r) {
+          float* yo = yp + (oy0 + r) * s.OW + j * kV;
+          vf v = a[r];
+          if (d.accumulate) {
+            v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
+          } else {
+            if (d.bias) v = vadd(v, b);
+            if (d.relu) v = vrelu(v);
+          }
+          if (lanes == kV) vstore(yo, v);
+          else vstore_n(yo, v, lanes);
+        }
+      }
+    }
+  }
+}
+
+void direct(const Depthwise& d) {
+  const ConvShape& s = d.s;
+  const DepthwiseScratch ds = depthwise_scratch(s, (s.OW + kV - 1) / kV, 3);
+  switch (s.kh) {
+    case 1: return direct_s1<1>(d, ds);
+    case 3: return direct_s1<3>(d, ds);
+    case 5: return direct_s1<5>(d, ds);
+    default: return direct_s1<7>(d, ds);
+  }
+}
+
 void depthwise(const Depthwise& d) {
   const ConvShape& s = d.s;
   const int64_t chunks = (s.OW + kV - 1) / kV;
@@ -537,7 +615,7 @@ void col2im(const Col2im& a) {
 }  // namespace
 
 extern const Kernels kKernels;
-const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, depthwise_dx, depthwise_dw, channel_sum, col2im};
+const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, channel_sum, col2im};
 
 }  // namespace FOVEAL_ISA_NS
 }  // namespace convk
