@@ -29,14 +29,17 @@ const Kernel<const Kernels*> kConvKernels{"conv2d", &convk::generic::kKernels,
                                           FOVEAL_IF_X86(&convk::avx512::kKernels)};
 FOVEAL_REGISTER_KERNEL(kConvKernels);
 
-// Scratch slots (mem::scratch) this family uses. The GEMM packers and gemm_packed are
-// given packed operands and buffers, so they never take these from under us; slot 3 is
-// conv_kernels.h's (depthwise dw accumulators).
+// Scratch slots (mem::scratch) this family uses. gemm() (1×1 paths) takes slots 6 and 7
+// of the threads it runs on, so data kept across a gemm() call lives in 0–5 only; 6 and 7
+// serve as per-thread buffers inside regions that call only gemm_packed and the packers,
+// which use no scratch. Slots 1 and 3 are also conv_kernels.h's (generic depthwise dw
+// accumulators, depthwise/direct tables), never while the caller holds them here.
 constexpr int kSlotPlan = 0;   // calling thread: the im2col plan, read by the whole region
+constexpr int kSlotXform = 1;  // calling thread: flipped weights, read by the whole region
 constexpr int kSlotA = 4;      // calling thread: the packed weights, read by the whole region
 constexpr int kSlotB = 5;      // each thread: its packed-B panels (im2col or dy tile)
 constexpr int kSlotCol = 6;    // each thread: a col tile (col2im) or plain im2col rows (dw)
-constexpr int kSlotXform = 7;  // calling thread: flipped weights before packing; each thread: packed dy (dw)
+constexpr int kSlotDy = 7;     // each thread: the packed dy tile (dw)
 
 // Pixels per tile: the packed-B block (K × tile floats) stays in L2 beside the packed
 // weights. A multiple of the panel width, at least one panel.
@@ -364,7 +367,7 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   parallel_for(G * ncb * nob, 1, [&](int64_t i0, int64_t i1) {
     float* col = pointwise ? nullptr : mem::scratch_as<float>(kSlotCol, static_cast<size_t>(Kb * T));
     float* Bp = mem::scratch_as<float>(kSlotB, packed_b_size(geo, T, Kb));
-    float* Ap = mem::scratch_as<float>(kSlotXform, packed_a_size(geo, ob, T));
+    float* Ap = mem::scratch_as<float>(kSlotDy, packed_a_size(geo, ob, T));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t oi = it % nob, ci = (it / nob) % ncb, g = it / (nob * ncb);
       const int64_t c0 = ci * cb, c1 = std::min(Cg, c0 + cb);
