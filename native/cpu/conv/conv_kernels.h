@@ -96,6 +96,45 @@ inline void fill_channels(const Im2col& a, const Im2colEntry* ents, int ne, int 
     }
     return;
   }
+#if FOVEAL_VEC_LEVEL == 3
+  // AVX-512, two runs (a chunk across a row end) or stride 2: every mask is computed once
+  // for all channels, and runs merge by masked loads into one register.
+  if (ne == 2 && kUnitStride) {
+    const __mmask16 m0 = range_mask(ents[0].a, ents[0].b), m1 = range_mask(ents[1].a, ents[1].b);
+    const float* s0 = xc + (ents[0].off - ents[0].a);
+    const float* s1 = xc + (ents[1].off - ents[1].a);
+    const __mmask16 store = range_mask(0, cw);
+    for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, s0 += HW, s1 += HW)
+      _mm512_mask_storeu_ps(d, store, _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m0, s0), m1, s1));
+    return;
+  }
+  if (!kUnitStride && a.sw == 2 && ne <= 2) {
+    // Lanes [a, b) of a run read elements 2·(lane − a) from its start: two masked loads of
+    // 16 elements, the even ones picked by one permute.
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __mmask16 lane[2] = {0, 0}, elo[2] = {0, 0}, ehi[2] = {0, 0};
+    const float* src[2] = {xc, xc};
+    for (int e = 0; e < ne; ++e) {
+      const int lo = ents[e].a, hi = ents[e].b;
+      const uint64_t el = ((uint64_t{1} << (2 * hi - 1)) - 1) & ~((uint64_t{1} << (2 * lo)) - 1);
+      lane[e] = range_mask(lo, hi);
+      elo[e] = static_cast<__mmask16>(el);
+      ehi[e] = static_cast<__mmask16>(el >> 16);
+      src[e] = xc + (ents[e].off - 2 * lo);
+    }
+    const __mmask16 store = range_mask(0, cw);
+    for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, src[0] += HW, src[1] += HW) {
+      __m512 v = _mm512_setzero_ps();
+      for (int e = 0; e < ne; ++e) {
+        const __m512 p = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(elo[e], src[e]), even,
+                                                _mm512_maskz_loadu_ps(ehi[e], src[e] + 16));
+        v = _mm512_mask_mov_ps(v, lane[e], p);
+      }
+      _mm512_mask_storeu_ps(d, store, v);
+    }
+    return;
+  }
+#endif
   for (int64_t ci = 0; ci < a.Cg; ++ci, d += dstep, xc += HW) {
     vf v = vzero();
     for (int e = 0; e < ne; ++e)
