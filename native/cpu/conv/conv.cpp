@@ -119,7 +119,7 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
 
   if (is_direct(s)) {
     const int64_t per_plane = P * K;
-    parallel_for(s.N * s.Cout, std::max<int64_t>(1, 16384 / std::max<int64_t>(per_plane, 1)), [&](int64_t a, int64_t b) {
+    parallel_for(s.N * G, std::max<int64_t>(1, 16384 / std::max<int64_t>(per_plane * Mg, 1)), [&](int64_t a, int64_t b) {
       convk::Depthwise d;
       d.s = s, d.x = x, d.w = w, d.bias = bias, d.y = y, d.relu = relu, d.accumulate = accumulate;
       d.plane0 = a, d.plane1 = b;

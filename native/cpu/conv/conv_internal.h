@@ -101,7 +101,7 @@ struct Kernels {
   void (*im2col_plan)(const Im2col&, int64_t P, void* mem);
   void (*depthwise)(const Depthwise&);
   // Few output channels per group, stride 1, no dilation, a square 1/3/5/7 kernel: the
-  // same params, the planes counted over Cout (see direct_s1 in conv_kernels.h).
+  // same params, plane0/plane1 counting (image, group) items (see direct_s1 in conv_kernels.h).
   void (*direct)(const Depthwise&);
   void (*depthwise_dx)(const DepthwiseDx&);
   void (*depthwise_dw)(const DepthwiseDw&);

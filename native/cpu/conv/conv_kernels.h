@@ -373,22 +373,22 @@ void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
 
 // A convolution with few output channels per group (Cout/groups ≤ 4: an attention gate's
 // C → 1 map, the input gradient of a first layer), stride 1, no dilation, K×K: where a
-// GEMM would fill one row of a micro-panel, each output plane is computed directly,
-// kRows rows × kV columns in registers, summing over the input channels and taps in the
-// GEMM's (ci, ky, kx) order. Runs the output planes [plane0, plane1) (plane = n·Cout + co).
-template <int K>
+// GEMM would fill one row of a micro-panel, the outputs are computed directly: all MG
+// output channels of a group × kRows rows × kV columns in registers, each input row load
+// shared by all of them, summing over the input channels and taps in the GEMM's
+// (ci, ky, kx) order. Runs the items [plane0, plane1) (item = n·groups + g).
+template <int K, int MG>
 void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
   const ConvShape& s = d.s;
   constexpr int R = kRows, T = kRows + K - 1;
   const int64_t HW = s.H * s.W, P = s.OH * s.OW;
-  const int64_t Cg = s.C / s.groups, Mg = s.Cout / s.groups;
+  const int64_t Cg = s.C / s.groups;
   const int64_t chunks = (s.OW + kV - 1) / kV;
-  for (int64_t plane = d.plane0; plane < d.plane1; ++plane) {
-    const int64_t n = plane / s.Cout, co = plane % s.Cout;
-    const float* xg = d.x + (n * s.C + (co / Mg) * Cg) * HW;
-    const float* wc = d.w + co * Cg * K * K;
-    float* yp = d.y + plane * P;
-    const vf b = vset1(d.bias ? d.bias[co] : 0.f);
+  for (int64_t item = d.plane0; item < d.plane1; ++item) {
+    const int64_t n = item / s.groups, g = item % s.groups;
+    const float* xg = d.x + (n * s.C + g * Cg) * HW;
+    const float* wg = d.w + g * MG * Cg * K * K;  // [MG][Cg][K][K]
+    float* yg = d.y + (n * s.Cout + g * MG) * P;
     for (int64_t j = 0; j < chunks; ++j) {
       ColTap t[K];
       for (int kx = 0; kx < K; ++kx) t[kx] = ds.tab[j * K + kx];
@@ -399,11 +399,12 @@ void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
           const int64_t iy = oy0 - s.pt + i;
           rowoff[i] = iy >= 0 && iy < s.H ? iy * s.W : -1;
         }
-        vf a[R];
-        for (int r = 0; r < R; ++r) a[r] = vzero();
+        vf a[MG][R];
+        for (int m = 0; m < MG; ++m)
+          for (int r = 0; r < R; ++r) a[m][r] = vzero();
         for (int64_t ci = 0; ci < Cg; ++ci) {
           const float* xp = xg + ci * HW;
-          const float* wk = wc + ci * K * K;
+          const float* wk = wg + ci * K * K;
 #pragma GCC unroll 16
           for (int i = 0; i < T; ++i) {
             const float* row = rowoff[i] >= 0 ? xp + rowoff[i] : ds.zeros;
@@ -415,26 +416,44 @@ void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
               const vf v = vload_range(row + t[kx].off, t[kx].lo, t[kx].hi);
 #endif
 #pragma GCC unroll 8
-              for (int r = 0; r < R; ++r)
-                if (i - r >= 0 && i - r < K) a[r] = vfmadd(vset1(wk[(i - r) * K + kx]), v, a[r]);
+              for (int r = 0; r < R; ++r) {
+                if (i - r < 0 || i - r >= K) continue;
+#pragma GCC unroll 4
+                for (int m = 0; m < MG; ++m)
+                  a[m][r] = vfmadd(vset1(wk[m * Cg * K * K + (i - r) * K + kx]), v, a[m][r]);
+              }
             }
           }
         }
         const int rb = static_cast<int>(min64(R, s.OH - oy0));
-        for (int r = 0; r < rb; ++r) {
-          float* yo = yp + (oy0 + r) * s.OW + j * kV;
-          vf v = a[r];
-          if (d.accumulate) {
-            v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
-          } else {
-            if (d.bias) v = vadd(v, b);
-            if (d.relu) v = vrelu(v);
+        for (int m = 0; m < MG; ++m) {
+          const int64_t co = g * MG + m;
+          const vf b = vset1(d.bias ? d.bias[co] : 0.f);
+          for (int r = 0; r < rb; ++r) {
+            float* yo = yg + m * P + (oy0 + r) * s.OW + j * kV;
+            vf v = a[m][r];
+            if (d.accumulate) {
+              v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
+            } else {
+              if (d.bias) v = vadd(v, b);
+              if (d.relu) v = vrelu(v);
+            }
+            if (lanes == kV) vstore(yo, v);
+            else vstore_n(yo, v, lanes);
           }
-          if (lanes == kV) vstore(yo, v);
-          else vstore_n(yo, v, lanes);
         }
       }
     }
+  }
+}
+
+template <int K>
+void direct_k(const Depthwise& d, const DepthwiseScratch& ds) {
+  switch (d.s.Cout / d.s.groups) {
+    case 1: return direct_s1<K, 1>(d, ds);
+    case 2: return direct_s1<K, 2>(d, ds);
+    case 3: return direct_s1<K, 3>(d, ds);
+    default: return direct_s1<K, 4>(d, ds);
   }
 }
 
@@ -442,10 +461,10 @@ void direct(const Depthwise& d) {
   const ConvShape& s = d.s;
   const DepthwiseScratch ds = depthwise_scratch(s, (s.OW + kV - 1) / kV, 3);
   switch (s.kh) {
-    case 1: return direct_s1<1>(d, ds);
-    case 3: return direct_s1<3>(d, ds);
-    case 5: return direct_s1<5>(d, ds);
-    default: return direct_s1<7>(d, ds);
+    case 1: return direct_k<1>(d, ds);
+    case 3: return direct_k<3>(d, ds);
+    case 5: return direct_k<5>(d, ds);
+    default: return direct_k<7>(d, ds);
   }
 }
 
