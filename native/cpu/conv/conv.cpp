@@ -59,6 +59,12 @@ bool is_direct(const ConvShape& s) {
   return s.cout_g() <= 4 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.kh == s.kw &&
          (s.kh == 1 || s.kh == 3 || s.kh == 5 || s.kh == 7);
 }
+// dw's GEMM would be at most 27 columns wide (one to three input channels of 3×3): the
+// pairwise kernel instead.
+bool is_pair_dw(const ConvShape& s) {
+  return s.cin_g() * s.kh * s.kw <= 27 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 && s.kh == s.kw &&
+         (s.kh == 3 || s.kh == 5);
+}
 bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
 }
@@ -345,6 +351,16 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
       convk::DepthwiseDw d;
       d.s = s, d.dy = dy, d.x = x, d.dw = dw, d.accumulate = accumulate, d.c0 = a, d.c1 = b;
       kern.depthwise_dw(d);
+    });
+    return;
+  }
+
+  if (is_pair_dw(s)) {
+    const int64_t work = s.N * P * khw;
+    parallel_for(s.Cout * Cg, std::max<int64_t>(1, 16384 / std::max<int64_t>(work, 1)), [&](int64_t a, int64_t b) {
+      convk::DepthwiseDw d;
+      d.s = s, d.dy = dy, d.x = x, d.dw = dw, d.accumulate = accumulate, d.c0 = a, d.c1 = b;
+      kern.pair_dw(d);
     });
     return;
   }

@@ -105,6 +105,9 @@ struct Kernels {
   void (*direct)(const Depthwise&);
   void (*depthwise_dx)(const DepthwiseDx&);
   void (*depthwise_dw)(const DepthwiseDw&);
+  // dw by (output, input) channel pairs, c0/c1 counting pairs (Cout · C/groups): stride 1,
+  // no dilation, 3×3 or 5×5 (see pair_dw in conv_kernels.h).
+  void (*pair_dw)(const DepthwiseDw&);
   void (*channel_sum)(const ChannelSum&);
   void (*col2im)(const Col2im&);
 };

@@ -567,12 +567,16 @@ void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
   constexpr int R = kRows, T = kRows + K - 1;
   const int64_t HW = s.H * s.W, P = s.OH * s.OW;
   const int64_t chunks = (s.OW + kV - 1) / kV;
+  // Items are (output channel, input channel of its group) pairs; depthwise is the case
+  // of one input channel per group, where the pair is the channel itself.
+  const int64_t Cg = s.C / s.groups, Mg = s.Cout / s.groups;
   for (int64_t c = d.c0; c < d.c1; ++c) {
+    const int64_t co = c / Cg, ci = (co / Mg) * Cg + c % Cg;
     vf A[K * K];
     for (int k = 0; k < K * K; ++k) A[k] = vzero();
     for (int64_t n = 0; n < s.N; ++n) {
-      const float* xp = d.x + (n * s.C + c) * HW;
-      const float* dyp = d.dy + (n * s.C + c) * P;
+      const float* xp = d.x + (n * s.C + ci) * HW;
+      const float* dyp = d.dy + (n * s.Cout + co) * P;
       for (int64_t j = 0; j < chunks; ++j) {
         ColTap t[K];
         for (int kx = 0; kx < K; ++kx) t[kx] = ds.tab[j * K + kx];
@@ -603,12 +607,21 @@ void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
         }
       }
     }
-    float* dw = d.dw + c * K * K;
+    float* dw = d.dw + c * K * K;  // w[co][ci within the group] is pair c
     for (int k = 0; k < K * K; ++k) {
       const float v = vhsum(A[k]);
       dw[k] = d.accumulate ? dw[k] + v : v;
     }
   }
+}
+
+// dw of a convolution with few input channels per group (stride 1, no dilation, 3×3 or
+// 5×5): where a GEMM over im2col rows would be a few columns wide, each (output channel,
+// input channel) pair correlates its dy and x planes directly. Items [c0, c1) are pairs.
+void pair_dw(const DepthwiseDw& d) {
+  const DepthwiseScratch ds = depthwise_scratch(d.s, (d.s.OW + kV - 1) / kV, 3);
+  if (d.s.kh == 3) depthwise_dw_s1<3>(d, ds);
+  else depthwise_dw_s1<5>(d, ds);
 }
 
 void depthwise_dw(const DepthwiseDw& d) {
@@ -673,7 +686,7 @@ void col2im(const Col2im& a) {
 }  // namespace
 
 extern const Kernels kKernels;
-const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, channel_sum, col2im};
+const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, pair_dw, channel_sum, col2im};
 
 }  // namespace FOVEAL_ISA_NS
 }  // namespace convk
