@@ -35,6 +35,12 @@ const CASES = [
   { x: [1, 3, 32, 32], w: [8, 3, 3, 3], o: { padding: 1 } },
   { x: [2, 16, 20, 20], w: [24, 16, 3, 3], o: { padding: 1 } },
   { x: [1, 64, 14, 14], w: [12, 64, 3, 3], o: { padding: 1 } },
+  // Winograd F(2×2,3×3) (3×3, stride 1, ≥ 8 channels each side): odd maps, asymmetric and
+  // large padding (the dx convolution crops), groups, tile rows wider than one group.
+  { x: [2, 16, 7, 9], w: [8, 16, 3, 3], o: { padding: [2, 0, 1, 2] } },
+  { x: [1, 16, 5, 37], w: [16, 8, 3, 3], o: { groups: 2, padding: 1 } },
+  { x: [2, 8, 4, 4], w: [9, 8, 3, 3], o: { padding: 3 } },
+  { x: [1, 12, 10, 3], w: [10, 12, 3, 3], o: {} },
   { x: [1, 3, 4, 4], w: [2, 3, 6, 6], o: { padding: 1 } },
   { x: [2, 2, 13, 3], w: [3, 2, 3, 3], o: {} },
   { x: [1, 2, 17, 1], w: [3, 2, 3, 1], o: { padding: [1, 1, 0, 0], dilation: [3, 1] } },

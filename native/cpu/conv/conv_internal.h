@@ -93,6 +93,33 @@ struct Col2im {
   int64_t p0 = 0, np = 0;
 };
 
+// Winograd F(2×2, 3×3): output 2×2 tiles in groups of kV (or fewer) consecutive tiles of
+// one tile row; a block is `groups` consecutive groups of one image, kV slots each (the
+// GEMM's N). Transformed inputs V[ξ] (ξ = 0..15) are packed-B panels [C/groups][slots];
+// GEMM results M[ξ] are [Cout/groups][slots] rows.
+struct WinoBlock {
+  int64_t g0 = 0, ngroups = 0;  // groups [g0, g0 + ngroups) of the image
+  int64_t TW = 0;               // tiles per tile row
+  int64_t slots = 0;            // ngroups · lanes per group
+};
+struct WinoIn {
+  WinoBlock b;
+  const float* x = nullptr;  // [Cg][H][W]
+  int64_t Cg = 0, H = 0, W = 0, pt = 0, pl = 0;
+  int64_t nr = 16;
+  float* dst = nullptr;      // 16 packed-B buffers, `stride` floats apart
+  int64_t stride = 0;
+};
+struct WinoOut {
+  WinoBlock b;
+  const float* m = nullptr;  // 16 buffers [Mg][slots], `stride` floats apart
+  int64_t stride = 0;
+  int64_t Mg = 0, OH = 0, OW = 0;
+  float* y = nullptr;        // [Mg][OH][OW]
+  const float* bias = nullptr;
+  bool relu = false, accumulate = false;
+};
+
 struct Kernels {
   void (*im2col)(const Im2col&);
   // Bytes of the plan of this geometry (nr, OW, kernel, stride...) over P pixels; 0 when
@@ -110,6 +137,9 @@ struct Kernels {
   void (*pair_dw)(const DepthwiseDw&);
   void (*channel_sum)(const ChannelSum&);
   void (*col2im)(const Col2im&);
+  int winograd_lanes;  // tiles per group (the variant's vector width)
+  void (*winograd_input)(const WinoIn&);
+  void (*winograd_output)(const WinoOut&);
 };
 
 namespace generic {

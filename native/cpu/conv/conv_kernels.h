@@ -683,10 +683,114 @@ void col2im(const Col2im& a) {
   }
 }
 
+// ---- Winograd F(2×2, 3×3) transforms ----
+//
+// Input: V = Bᵀ·d·B of every 4×4 input patch d (rows 2·ty − pt .. +3, columns 2·tx − pl ..
+// +3, zero outside the input), B = [[1,0,0,0],[0,1,−1,1],[−1,1,1,0],[0,0,0,−1]]; kV tiles
+// of a tile row at once, one lane each (columns 2 apart: stride-2 loads).
+void winograd_input(const WinoIn& a) {
+  const int64_t HW = a.H * a.W;
+  const int64_t gpr = (a.b.TW + kV - 1) / kV;  // groups per tile row
+  const int64_t K = a.Cg;
+  for (int64_t gi = 0; gi < a.b.ngroups; ++gi) {
+    const int64_t grp = a.b.g0 + gi;
+    const int64_t ty = grp / gpr, tx0 = (grp % gpr) * kV;
+    const int nvalid = static_cast<int>(min64(kV, a.b.TW - tx0));
+    // Column c of lane l is input column 2·(tx0 + l) − pl + c: its valid lanes.
+    int lo[4], hi[4];
+    int64_t col0[4];
+    for (int c = 0; c < 4; ++c) {
+      col0[c] = 2 * tx0 - a.pl + c;
+      int64_t l0, l1;
+      valid_lanes(col0[c], 2, a.W, nvalid, &l0, &l1);
+      lo[c] = static_cast<int>(l0), hi[c] = static_cast<int>(l1);
+    }
+    int64_t rowoff[4];
+    for (int r = 0; r < 4; ++r) {
+      const int64_t iy = 2 * ty - a.pt + r;
+      rowoff[r] = iy >= 0 && iy < a.H ? iy * a.W : -1;
+    }
+    // Slot j of the block sits at (j / nr)·K·nr + ci·nr + j % nr of each V[ξ] panel.
+    const int64_t j0 = gi * kV;
+    float* base = a.dst + (j0 / a.nr) * K * a.nr + j0 % a.nr;
+    for (int64_t ci = 0; ci < a.Cg; ++ci) {
+      const float* xp = a.x + ci * HW;
+      vf d[4][4];
+      for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c)
+          d[r][c] = rowoff[r] < 0 || lo[c] >= hi[c] ? vzero() : vload_strided(xp + rowoff[r] + col0[c], 2, lo[c], hi[c]);
+      // t = Bᵀ·d (rows), then V = t·B (columns).
+      vf t[4][4];
+      for (int c = 0; c < 4; ++c) {
+        t[0][c] = vsub(d[0][c], d[2][c]);
+        t[1][c] = vadd(d[1][c], d[2][c]);
+        t[2][c] = vsub(d[2][c], d[1][c]);
+        t[3][c] = vsub(d[1][c], d[3][c]);
+      }
+      float* dp = base + ci * a.nr;
+      for (int r = 0; r < 4; ++r) {
+        vstore(dp + (r * 4 + 0) * a.stride, vsub(t[r][0], t[r][2]));
+        vstore(dp + (r * 4 + 1) * a.stride, vadd(t[r][1], t[r][2]));
+        vstore(dp + (r * 4 + 2) * a.stride, vsub(t[r][2], t[r][1]));
+        vstore(dp + (r * 4 + 3) * a.stride, vsub(t[r][1], t[r][3]));
+      }
+    }
+  }
+}
+
+// Output: Y = Aᵀ·M·A (A = [[1,0],[1,1],[1,−1],[0,−1]]) of every tile, then bias/ReLU or
+// accumulation, written to the 2×2 outputs that lie inside OH × OW.
+void winograd_output(const WinoOut& a) {
+  const int64_t P = a.OH * a.OW;
+  const int64_t gpr = (a.b.TW + kV - 1) / kV;
+  alignas(64) float buf[4][kV];
+  for (int64_t gi = 0; gi < a.b.ngroups; ++gi) {
+    const int64_t grp = a.b.g0 + gi;
+    const int64_t ty = grp / gpr, tx0 = (grp % gpr) * kV;
+    const int nvalid = static_cast<int>(min64(kV, a.b.TW - tx0));
+    const int64_t j0 = gi * kV;
+    for (int64_t co = 0; co < a.Mg; ++co) {
+      const float* mp = a.m + co * a.b.slots + j0;
+      vf m[16];
+      for (int x = 0; x < 16; ++x) m[x] = vload(mp + x * a.stride);
+      // s = Aᵀ·M (rows), then Y = s·A (columns).
+      vf s0[4], s1[4];
+      for (int c = 0; c < 4; ++c) {
+        s0[c] = vadd(vadd(m[c], m[4 + c]), m[8 + c]);
+        s1[c] = vsub(vsub(m[4 + c], m[8 + c]), m[12 + c]);
+      }
+      vstore_aligned(buf[0], vadd(vadd(s0[0], s0[1]), s0[2]));
+      vstore_aligned(buf[1], vsub(vsub(s0[1], s0[2]), s0[3]));
+      vstore_aligned(buf[2], vadd(vadd(s1[0], s1[1]), s1[2]));
+      vstore_aligned(buf[3], vsub(vsub(s1[1], s1[2]), s1[3]));
+      const float b = a.bias ? a.bias[co] : 0.f;
+      float* yp = a.y + co * P;
+      for (int dy = 0; dy < 2; ++dy) {
+        const int64_t oy = 2 * ty + dy;
+        if (oy >= a.OH) break;
+        float* row = yp + oy * a.OW;
+        for (int l = 0; l < nvalid; ++l) {
+          const int64_t ox = 2 * (tx0 + l);
+          for (int dx = 0; dx < 2 && ox + dx < a.OW; ++dx) {
+            float v = buf[dy * 2 + dx][l];
+            if (a.accumulate) {
+              v = row[ox + dx] + v;
+            } else {
+              if (a.bias) v += b;
+              if (a.relu) v = v > 0.f ? v : 0.f;
+            }
+            row[ox + dx] = v;
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 extern const Kernels kKernels;
-const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, pair_dw, channel_sum, col2im};
+const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, pair_dw, channel_sum, col2im, kV, winograd_input, winograd_output};
 
 }  // namespace FOVEAL_ISA_NS
 }  // namespace convk

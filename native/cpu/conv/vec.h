@@ -58,6 +58,8 @@ inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
 }
 inline vf vor(vf a, vf b) { return _mm512_or_ps(a, b); }
 inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+inline void vstore_aligned(float* p, vf v) { _mm512_store_ps(p, v); }
 inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 inline vf vfmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
@@ -113,6 +115,8 @@ inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
 }
 inline vf vor(vf a, vf b) { return _mm256_or_ps(a, b); }
 inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+inline void vstore_aligned(float* p, vf v) { _mm256_store_ps(p, v); }
 inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
 inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 inline vf vfmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
@@ -176,6 +180,13 @@ inline vf vadd(vf a, vf b) {
 inline vf vdiv(vf a, vf b) {
   for (int l = 0; l < kV; ++l) a.v[l] /= b.v[l];
   return a;
+}
+inline vf vsub(vf a, vf b) {
+  for (int l = 0; l < kV; ++l) a.v[l] -= b.v[l];
+  return a;
+}
+inline void vstore_aligned(float* p, vf v) {
+  for (int l = 0; l < kV; ++l) p[l] = v.v[l];
 }
 inline vf vmul(vf a, vf b) {
   for (int l = 0; l < kV; ++l) a.v[l] *= b.v[l];
