@@ -713,12 +713,34 @@ void winograd_input(const WinoIn& a) {
     // Slot j of the block sits at (j / nr)·K·nr + ci·nr + j % nr of each V[ξ] panel.
     const int64_t j0 = gi * kV;
     float* base = a.dst + (j0 / a.nr) * K * a.nr + j0 % a.nr;
+#if FOVEAL_VEC_LEVEL == 3
+    // The element and lane masks of each column's stride-2 loads, once for all channels.
+    __mmask16 elo[4], ehi[4], lane[4];
+    int64_t start[4];
+    for (int c = 0; c < 4; ++c) {
+      const uint64_t e = hi[c] > lo[c] ? ((uint64_t{1} << (2 * hi[c] - 1)) - 1) & ~((uint64_t{1} << (2 * lo[c])) - 1) : 0;
+      elo[c] = static_cast<__mmask16>(e), ehi[c] = static_cast<__mmask16>(e >> 16), lane[c] = range_mask(lo[c], hi[c]);
+      start[c] = col0[c];
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+#endif
     for (int64_t ci = 0; ci < a.Cg; ++ci) {
       const float* xp = a.x + ci * HW;
       vf d[4][4];
       for (int r = 0; r < 4; ++r)
-        for (int c = 0; c < 4; ++c)
+        for (int c = 0; c < 4; ++c) {
+#if FOVEAL_VEC_LEVEL == 3
+          if (rowoff[r] < 0) {
+            d[r][c] = vzero();
+          } else {
+            const float* p = xp + rowoff[r] + start[c];
+            d[r][c] = _mm512_maskz_mov_ps(lane[c], _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(elo[c], p), even,
+                                                                          _mm512_maskz_loadu_ps(ehi[c], p + 16)));
+          }
+#else
           d[r][c] = rowoff[r] < 0 || lo[c] >= hi[c] ? vzero() : vload_strided(xp + rowoff[r] + col0[c], 2, lo[c], hi[c]);
+#endif
+        }
       // t = Bᵀ·d (rows), then V = t·B (columns).
       vf t[4][4];
       for (int c = 0; c < 4; ++c) {
@@ -759,12 +781,44 @@ void winograd_output(const WinoOut& a) {
         s0[c] = vadd(vadd(m[c], m[4 + c]), m[8 + c]);
         s1[c] = vsub(vsub(m[4 + c], m[8 + c]), m[12 + c]);
       }
-      vstore_aligned(buf[0], vadd(vadd(s0[0], s0[1]), s0[2]));
-      vstore_aligned(buf[1], vsub(vsub(s0[1], s0[2]), s0[3]));
-      vstore_aligned(buf[2], vadd(vadd(s1[0], s1[1]), s1[2]));
-      vstore_aligned(buf[3], vsub(vsub(s1[1], s1[2]), s1[3]));
+      const vf y00 = vadd(vadd(s0[0], s0[1]), s0[2]), y01 = vsub(vsub(s0[1], s0[2]), s0[3]);
+      const vf y10 = vadd(vadd(s1[0], s1[1]), s1[2]), y11 = vsub(vsub(s1[1], s1[2]), s1[3]);
       const float b = a.bias ? a.bias[co] : 0.f;
       float* yp = a.y + co * P;
+#if FOVEAL_VEC_LEVEL == 3
+      {
+        // Interleave each row's two columns (tile l → outputs 2l, 2l + 1) with two permutes
+        // and store them under the mask of the columns inside OW.
+        const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const int64_t ncols = min64(2 * nvalid, a.OW - 2 * tx0);
+        const __mmask16 mlo = range_mask(0, static_cast<int>(min64(16, ncols)));
+        const __mmask16 mhi = range_mask(0, static_cast<int>(max64(0, ncols - 16)));
+        const vf bv = vset1(b);
+        const vf rows[2][2] = {{y00, y01}, {y10, y11}};
+        for (int dy = 0; dy < 2; ++dy) {
+          const int64_t oy = 2 * ty + dy;
+          if (oy >= a.OH) break;
+          float* out = yp + oy * a.OW + 2 * tx0;
+          vf lo = _mm512_permutex2var_ps(rows[dy][0], lo_idx, rows[dy][1]);
+          vf hi = _mm512_permutex2var_ps(rows[dy][0], hi_idx, rows[dy][1]);
+          if (a.accumulate) {
+            lo = vadd(_mm512_maskz_loadu_ps(mlo, out), lo);
+            hi = vadd(_mm512_maskz_loadu_ps(mhi, out + 16), hi);
+          } else {
+            if (a.bias) lo = vadd(lo, bv), hi = vadd(hi, bv);
+            if (a.relu) lo = vrelu(lo), hi = vrelu(hi);
+          }
+          _mm512_mask_storeu_ps(out, mlo, lo);
+          _mm512_mask_storeu_ps(out + 16, mhi, hi);
+        }
+        continue;
+      }
+#endif
+      vstore_aligned(buf[0], y00);
+      vstore_aligned(buf[1], y01);
+      vstore_aligned(buf[2], y10);
+      vstore_aligned(buf[3], y11);
       for (int dy = 0; dy < 2; ++dy) {
         const int64_t oy = 2 * ty + dy;
         if (oy >= a.OH) break;
