@@ -158,6 +158,78 @@ void winograd_forward(const ConvShape& s, const float* x, const float* w, const 
   });
 }
 
+// dw by Winograd F(2×2, 3×3), the transpose of the forward: Z[ξ] = Σ over images and
+// tiles of W[ξ]·V[ξ]ᵀ (W = A·dy·Aᵀ, V = Bᵀ·d·B), then dw = Gᵀ·Z·G. Each work item owns a
+// block of input channels and visits every image and tile block in order, so each sum
+// runs in one order whatever the split.
+void winograd_dw(const ConvShape& s, const float* dy, const float* x, float* dw, bool accumulate, const Kernels& kern,
+                 const GemmGeometry& geo) {
+  const int64_t G = s.groups, Cg = s.cin_g(), Mg = s.cout_g();
+  const int64_t L = kern.winograd_lanes;
+  const int64_t TH = ceil_div(s.OH, 2), TW = ceil_div(s.OW, 2), gpr = ceil_div(TW, L);
+  const int64_t ngroups = TH * gpr;
+  const int64_t P = s.OH * s.OW;
+  const int64_t threads = num_threads();
+  const int64_t cib = std::min(Cg, std::max<int64_t>(1, ceil_div(threads, G)));
+  const int64_t cb = ceil_div(Cg, cib), ncb = ceil_div(Cg, cb);
+  // Tile groups per block from the full channel counts: the same for every split.
+  int64_t nb = std::max<int64_t>(1, (128 * 1024) / (16 * (Cg + Mg) * L));
+  nb = std::min(nb, ngroups);
+  const int64_t S = nb * L;
+  const int64_t blocks = ceil_div(ngroups, nb);
+  parallel_for(G * ncb, 1, [&](int64_t i0, int64_t i1) {
+    float* Z = mem::scratch_as<float>(3, static_cast<size_t>(16 * Mg * cb));
+    float* V = mem::scratch_as<float>(kSlotCol, static_cast<size_t>(16 * cb * S));
+    float* W = mem::scratch_as<float>(kSlotDy, static_cast<size_t>(16 * Mg * S));
+    const size_t a_size = packed_a_size(geo, Mg, S), b_size = packed_b_size(geo, S, cb);
+    float* Ap = mem::scratch_as<float>(kSlotB, a_size + b_size);
+    float* Bp = Ap + a_size;
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t ci = it % ncb, g = it / ncb;
+      const int64_t c0 = ci * cb, c1 = std::min(Cg, c0 + cb), nc = c1 - c0;
+      std::memset(Z, 0, static_cast<size_t>(16 * Mg * nc) * sizeof(float));
+      Epilogue ep;
+      ep.beta = 1.f;
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t bi = 0; bi < blocks; ++bi) {
+          convk::WinoBlock b;
+          b.g0 = bi * nb, b.ngroups = std::min(nb, ngroups - b.g0), b.TW = TW, b.slots = b.ngroups * L;
+          convk::WinoIn in;  // V as row-major [nc][slots]: a packed-B panel as wide as the block
+          in.b = b, in.x = x + (n * s.C + g * Cg + c0) * s.H * s.W, in.Cg = nc, in.H = s.H, in.W = s.W;
+          in.pt = s.pt, in.pl = s.pl, in.nr = b.slots, in.dst = V, in.stride = nc * b.slots;
+          kern.winograd_input(in);
+          convk::WinoDy wd;
+          wd.b = b, wd.dy = dy + (n * s.Cout + g * Mg) * P, wd.Mg = Mg, wd.OH = s.OH, wd.OW = s.OW;
+          wd.dst = W, wd.stride = Mg * b.slots;
+          kern.winograd_dy(wd);
+          for (int64_t xi = 0; xi < 16; ++xi) {
+            pack_a(geo, Trans::N, W + xi * Mg * b.slots, b.slots, Mg, b.slots, Ap);
+            pack_b(geo, Trans::T, V + xi * nc * b.slots, b.slots, b.slots, nc, Bp);
+            gemm_packed(geo, Ap, Bp, Mg, nc, b.slots, Z + xi * Mg * nc, nc, ep);
+          }
+        }
+      // dw = Gᵀ·Z·G, Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
+      for (int64_t co = 0; co < Mg; ++co)
+        for (int64_t c = 0; c < nc; ++c) {
+          float z[16];
+          for (int xi = 0; xi < 16; ++xi) z[xi] = Z[(xi * Mg + co) * nc + c];
+          float t[3][4];
+          for (int col = 0; col < 4; ++col) {
+            t[0][col] = z[col] + 0.5f * (z[4 + col] + z[8 + col]);
+            t[1][col] = 0.5f * (z[4 + col] - z[8 + col]);
+            t[2][col] = 0.5f * (z[4 + col] + z[8 + col]) + z[12 + col];
+          }
+          float* out = dw + ((g * Mg + co) * Cg + c0 + c) * 9;
+          for (int r = 0; r < 3; ++r) {
+            const float v[3] = {t[r][0] + 0.5f * (t[r][1] + t[r][2]), 0.5f * (t[r][1] - t[r][2]),
+                                0.5f * (t[r][1] + t[r][2]) + t[r][3]};
+            for (int q = 0; q < 3; ++q) out[r * 3 + q] = accumulate ? out[r * 3 + q] + v[q] : v[q];
+          }
+        }
+    }
+  });
+}
+
 // y (+)= act(bias + conv(x, w)) for all images. `s` may carry negative padding (a crop)
 // when it is the stride-1 dx convolution; pb/pr are not read by the kernels.
 void forward(const ConvShape& s, const float* x, const float* w, const float* bias, float* y, bool relu,
@@ -442,6 +514,10 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   }
 
   const GemmGeometry geo = gemm_geometry();
+  if (use_winograd(s, kern, geo) && !std::getenv("FOVEAL_CONV_NO_WINOGRAD")) {
+    winograd_dw(s, dy, x, dw, accumulate, kern, geo);
+    return;
+  }
   const int64_t threads = num_threads();
   // Split the input channels first (each item im2cols only its own channels), then the
   // output channels in whole micro-panels.

@@ -120,6 +120,16 @@ struct WinoOut {
   bool relu = false, accumulate = false;
 };
 
+// The dw side: W = A·dy·Aᵀ of every 2×2 tile of dy (zero past OH × OW), written as 16
+// row-major buffers [Mg][slots], `stride` floats apart.
+struct WinoDy {
+  WinoBlock b;
+  const float* dy = nullptr;  // [Mg][OH][OW]
+  int64_t Mg = 0, OH = 0, OW = 0;
+  float* dst = nullptr;
+  int64_t stride = 0;
+};
+
 struct Kernels {
   void (*im2col)(const Im2col&);
   // Bytes of the plan of this geometry (nr, OW, kernel, stride...) over P pixels; 0 when
@@ -140,6 +150,7 @@ struct Kernels {
   int winograd_lanes;  // tiles per group (the variant's vector width)
   void (*winograd_input)(const WinoIn&);
   void (*winograd_output)(const WinoOut&);
+  void (*winograd_dy)(const WinoDy&);
 };
 
 namespace generic {

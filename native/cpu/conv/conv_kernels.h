@@ -841,10 +841,49 @@ void winograd_output(const WinoOut& a) {
   }
 }
 
+// dw side: W = A·dy·Aᵀ, A = [[1,0],[1,1],[1,−1],[0,−1]], of every 2×2 tile of dy.
+void winograd_dy(const WinoDy& a) {
+  const int64_t P = a.OH * a.OW;
+  const int64_t gpr = (a.b.TW + kV - 1) / kV;
+  for (int64_t gi = 0; gi < a.b.ngroups; ++gi) {
+    const int64_t grp = a.b.g0 + gi;
+    const int64_t ty = grp / gpr, tx0 = (grp % gpr) * kV;
+    const int nvalid = static_cast<int>(min64(kV, a.b.TW - tx0));
+    int lo[2], hi[2];
+    for (int c = 0; c < 2; ++c) {
+      int64_t l0, l1;
+      valid_lanes(2 * tx0 + c, 2, a.OW, nvalid, &l0, &l1);
+      lo[c] = static_cast<int>(l0), hi[c] = static_cast<int>(l1);
+    }
+    const int64_t j0 = gi * kV;
+    for (int64_t co = 0; co < a.Mg; ++co) {
+      const float* dp = a.dy + co * P;
+      vf v[2][2];
+      for (int r = 0; r < 2; ++r) {
+        const int64_t oy = 2 * ty + r;
+        for (int c = 0; c < 2; ++c)
+          v[r][c] = oy < a.OH ? vload_strided(dp + oy * a.OW + 2 * tx0 + c, 2, lo[c], hi[c]) : vzero();
+      }
+      // rows: A·dy
+      const vf r[4][2] = {{v[0][0], v[0][1]},
+                          {vadd(v[0][0], v[1][0]), vadd(v[0][1], v[1][1])},
+                          {vsub(v[0][0], v[1][0]), vsub(v[0][1], v[1][1])},
+                          {vsub(vzero(), v[1][0]), vsub(vzero(), v[1][1])}};
+      float* out = a.dst + co * a.b.slots + j0;
+      for (int i = 0; i < 4; ++i) {  // columns: ·Aᵀ
+        vstore(out + (i * 4 + 0) * a.stride, r[i][0]);
+        vstore(out + (i * 4 + 1) * a.stride, vadd(r[i][0], r[i][1]));
+        vstore(out + (i * 4 + 2) * a.stride, vsub(r[i][0], r[i][1]));
+        vstore(out + (i * 4 + 3) * a.stride, vsub(vzero(), r[i][1]));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 extern const Kernels kKernels;
-const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, pair_dw, channel_sum, col2im, kV, winograd_input, winograd_output};
+const Kernels kKernels{im2col, im2col_plan_size, im2col_plan, depthwise, direct, depthwise_dx, depthwise_dw, pair_dw, channel_sum, col2im, kV, winograd_input, winograd_output, winograd_dy};
 
 }  // namespace FOVEAL_ISA_NS
 }  // namespace convk
