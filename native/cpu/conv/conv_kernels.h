@@ -856,13 +856,33 @@ void winograd_dy(const WinoDy& a) {
       lo[c] = static_cast<int>(l0), hi[c] = static_cast<int>(l1);
     }
     const int64_t j0 = gi * kV;
+#if FOVEAL_VEC_LEVEL == 3
+    // Both columns of a tile row from one pair of masked loads: the even and odd elements.
+    const int64_t ncols = min64(2 * nvalid, a.OW - 2 * tx0);
+    const __mmask16 mlo = range_mask(0, static_cast<int>(min64(16, ncols)));
+    const __mmask16 mhi = range_mask(0, static_cast<int>(max64(0, ncols - 16)));
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    (void)lo, (void)hi;
+#endif
     for (int64_t co = 0; co < a.Mg; ++co) {
       const float* dp = a.dy + co * P;
       vf v[2][2];
       for (int r = 0; r < 2; ++r) {
         const int64_t oy = 2 * ty + r;
+#if FOVEAL_VEC_LEVEL == 3
+        if (oy < a.OH) {
+          const float* p = dp + oy * a.OW + 2 * tx0;
+          const __m512 l = _mm512_maskz_loadu_ps(mlo, p), h = _mm512_maskz_loadu_ps(mhi, p + 16);
+          v[r][0] = _mm512_permutex2var_ps(l, even, h);
+          v[r][1] = _mm512_permutex2var_ps(l, odd, h);
+        } else {
+          v[r][0] = v[r][1] = vzero();
+        }
+#else
         for (int c = 0; c < 2; ++c)
           v[r][c] = oy < a.OH ? vload_strided(dp + oy * a.OW + 2 * tx0 + c, 2, lo[c], hi[c]) : vzero();
+#endif
       }
       // rows: A·dy
       const vf r[4][2] = {{v[0][0], v[0][1]},
