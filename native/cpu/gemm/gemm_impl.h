@@ -565,11 +565,9 @@ struct Gemm {
   }
 };
 
-void check_params(const GemmParams& p) {
-  FOVEAL_CHECK(p.M >= 0 && p.N >= 0 && p.K >= 0, "gemm: negative size");
-  if (p.M == 0 || p.N == 0) return;
+void check_params(const GemmParams& p, bool product) {
   FOVEAL_CHECK(p.C && p.ldc >= p.N, "gemm: ldc ", p.ldc, " < N ", p.N);
-  if (p.K == 0 || p.ep.alpha == 0.f) return;
+  if (!product) return;
   FOVEAL_CHECK(p.A && p.B, "gemm: missing operand");
   FOVEAL_CHECK(p.lda >= (p.ta == Trans::N ? p.K : p.M), "gemm: lda ", p.lda, " too small");
   FOVEAL_CHECK(p.ldb >= (p.tb == Trans::N ? p.N : p.K), "gemm: ldb ", p.ldb, " too small");
@@ -577,15 +575,16 @@ void check_params(const GemmParams& p) {
 
 void run_batched(const GemmBatchParams& bp) {
   GemmParams p = bp.p;
-  check_params(p);
   FOVEAL_CHECK(bp.n_outer >= 0 && bp.n_outer <= kGemmMaxBatchDims && bp.n_reduce >= 0 &&
                    bp.n_reduce <= kGemmMaxBatchDims,
                "gemm: too many batch dims");
   Dims outer, red;
   outer.set(bp.n_outer, bp.outer);
   red.set(bp.n_reduce, bp.reduce);
+  FOVEAL_CHECK(p.M >= 0 && p.N >= 0 && p.K >= 0 && outer.count >= 0 && red.count >= 0, "gemm: negative size");
   if (p.M == 0 || p.N == 0 || outer.count == 0) return;
-  bool product = p.K > 0 && p.ep.alpha != 0.f && red.count > 0;
+  const bool product = p.K > 0 && p.ep.alpha != 0.f && red.count > 0;
+  check_params(p, product);
   if (!product) red.set(0, nullptr);
 
   // N == 1 with A transposed and C a contiguous column: C as one row, Cᵀ = op(B)ᵀ·op(A)ᵀ,
