@@ -13,8 +13,8 @@
 //    k-rows lda apart when transposed) and measured as fast as a packed panel here, so a
 //    tall-skinny product pays nothing for A;
 //  - B is packed once per call into kNR-column panels (k-major), shared by all threads;
-//    when M is small and B is not transposed, it is read in place instead (packing would
-//    cost as much as the product);
+//    when M fits one row tile and B is not transposed, it is read in place instead (each
+//    element is used once, so packing would only add traffic);
 //  - K is cut into blocks of ≤ kKc so a B micro-panel (kc × kNR) stays in L1 while the
 //    micro-kernel walks down an mc-row block of A that stays in L2; between blocks the
 //    running sums are parked in C (or, for alpha ≠ 1 with beta ≠ 0, in a scratch tile),
@@ -51,9 +51,12 @@ constexpr int64_t kKc = 256;
 constexpr int64_t kMc = 256 / kMR * kMR;
 // B panels per task: mc × (8·kNR) of C (256 KiB at nr = 32) also stays in L2 across K blocks.
 constexpr int64_t kNtPanels = 8;
-// Below this many M rows a non-transposed B is read in place, not packed: a packed panel
-// is reused by M / kMR micro-tiles only, and packing costs a read and a write of B.
-constexpr int64_t kDirectBMaxM = 4 * kMR;
+// Up to this many M rows a non-transposed B is read in place, not packed: with one row
+// tile every element of B is used once, so packing would only add a read and a write.
+// Beyond it, reading in place loses: the k-rows of a B micro-panel are ldb apart and a
+// power-of-two (or any large) stride maps them onto a few L1 sets, so each reuse misses
+// (measured ~40 GFLOP/s at M = 8..32 against 57..99 packed; M = 1: 13.8..52 vs 10..18).
+constexpr int64_t kDirectBMaxM = kMR - 1;
 // Packed B per group (floats): 16 MiB. Larger B (or batches of B) are packed and consumed
 // a group at a time.
 constexpr int64_t kPackCap = int64_t{4} << 20;
@@ -665,7 +668,7 @@ void run_batched(const GemmBatchParams& bp) {
   if (threads <= 1) {
     g.work(ctr);
   } else {
-    parallel_run(threads, [&](int, int) { g.work(ctr); });
+    parallel_join(threads, [&] { g.work(ctr); });
   }
 }
 
