@@ -4,6 +4,7 @@
 // onnxruntime-node's MatMul, tfjs-wasm's matMul and PyTorch's torch.matmul (OpenBLAS).
 // foveal is timed allocating its result (fv.ops.matmul) and writing into `out`.
 const { model } = require('../lib/onnx')
+const { rand } = require('./linear')
 
 // M × K × N. 3136 = 56·56 positions, 576 = 64 channels · 3·3: a ResNet stage-1 3×3 conv
 // as NHWC im2col (3136×576×64), its weight gradient (64×3136×576: dy·colᵀ), and the NCHW
@@ -19,13 +20,6 @@ const SHAPES = [
   { M: 64, K: 3136, N: 576 },
   { M: 64, K: 576, N: 3136 }
 ]
-
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 async function run ({ fv, report, measure, ort, tfjs, torch, quick, threads }) {
   const suite = 'gemm'

@@ -51,42 +51,49 @@ void matmul_forward(const MatmulParams& p) {
   gemm_batched(g);
 }
 
+namespace {
+
+// One gradient of matmul as a broadcast batch: C = Σ op(A)·op(B) over the batch dims the
+// gradient's operand was broadcast along (`grad_batch` 1, the result's > 1), each C on
+// its own for the other dims. Strides: A's, B's and C's per batch dim.
+void gradient(GemmParams p, const int64_t* grad_batch, const MatmulParams& f, const int64_t* sa, const int64_t* sb,
+              const int64_t* sc) {
+  GemmBatchParams g;
+  g.p = p;
+  for (int d = 0; d < f.rank; ++d) {
+    const GemmBatchDim dim{f.batch[d], sa[d], sb[d], sc[d]};
+    if (grad_batch[d] == 1 && f.batch[d] != 1) g.reduce[g.n_reduce++] = dim;
+    else g.outer[g.n_outer++] = dim;
+  }
+  gemm_batched(g);
+}
+
+}  // namespace
+
 void matmul_backward(const MatmulBackwardParams& q) {
-  const MatmulParams& p = q.f;
-  check_batch(p);
+  const MatmulParams& f = q.f;
+  check_batch(f);
   int64_t sa[kMatmulMaxBatchDims], sb[kMatmulMaxBatchDims], sy[kMatmulMaxBatchDims];
-  batch_strides(p.a_batch, p.rank, p.M * p.K, sa);
-  batch_strides(p.b_batch, p.rank, p.K * p.N, sb);
-  batch_strides(p.batch, p.rank, p.M * p.N, sy);
+  batch_strides(f.a_batch, f.rank, f.M * f.K, sa);
+  batch_strides(f.b_batch, f.rank, f.K * f.N, sb);
+  batch_strides(f.batch, f.rank, f.M * f.N, sy);
   if (q.da) {
-    // da[o_a] = Σ over the dims a broadcasts: dy[o]·b[o_b]ᵀ, [M,N]·[N,K].
-    GemmBatchParams g;
-    g.p.ta = Trans::N, g.p.tb = Trans::T;
-    g.p.M = p.M, g.p.N = p.K, g.p.K = p.N;
-    g.p.A = q.dy, g.p.lda = p.N;
-    g.p.B = p.b, g.p.ldb = p.N;
-    g.p.C = q.da, g.p.ldc = p.K;
-    for (int d = 0; d < p.rank; ++d) {
-      const GemmBatchDim dim{p.batch[d], sy[d], sb[d], sa[d]};
-      if (p.a_batch[d] == 1 && p.batch[d] != 1) g.reduce[g.n_reduce++] = dim;
-      else g.outer[g.n_outer++] = dim;
-    }
-    gemm_batched(g);
+    GemmParams p;  // da = dy·bᵀ: [M,N]·[N,K]
+    p.tb = Trans::T;
+    p.M = f.M, p.N = f.K, p.K = f.N;
+    p.A = q.dy, p.lda = f.N;
+    p.B = f.b, p.ldb = f.N;
+    p.C = q.da, p.ldc = f.K;
+    gradient(p, f.a_batch, f, sy, sb, sa);
   }
   if (q.db) {
-    // db[o_b] = Σ over the dims b broadcasts: a[o_a]ᵀ·dy[o], [K,M]·[M,N].
-    GemmBatchParams g;
-    g.p.ta = Trans::T, g.p.tb = Trans::N;
-    g.p.M = p.K, g.p.N = p.N, g.p.K = p.M;
-    g.p.A = p.a, g.p.lda = p.K;
-    g.p.B = q.dy, g.p.ldb = p.N;
-    g.p.C = q.db, g.p.ldc = p.N;
-    for (int d = 0; d < p.rank; ++d) {
-      const GemmBatchDim dim{p.batch[d], sa[d], sy[d], sb[d]};
-      if (p.b_batch[d] == 1 && p.batch[d] != 1) g.reduce[g.n_reduce++] = dim;
-      else g.outer[g.n_outer++] = dim;
-    }
-    gemm_batched(g);
+    GemmParams p;  // db = aᵀ·dy: [K,M]·[M,N]
+    p.ta = Trans::T;
+    p.M = f.K, p.N = f.N, p.K = f.M;
+    p.A = f.a, p.lda = f.K;
+    p.B = q.dy, p.ldb = f.N;
+    p.C = q.db, p.ldc = f.N;
+    gradient(p, f.b_batch, f, sa, sy, sb);
   }
 }
 
