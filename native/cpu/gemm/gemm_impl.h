@@ -372,6 +372,7 @@ struct Gemm {
   bool direct_b;
   bool b_shared;  // B does not depend on the outer index
   bool park_scratch;  // partial sums go to a scratch tile (general with > 1 K block)
+  bool jit_b;         // each task packs its B micro-panels as it goes (no shared copy)
   int am;
   KBlocks kb{0, true};
   int64_t nblocks;  // K blocks per C element: red.count · kb.n (0 without a product)
@@ -381,13 +382,17 @@ struct Gemm {
   int64_t opg, ppg;      // outer indices and panels per group
   int64_t ng_o, ng_c, G;
   int64_t mc, mb, ntp;   // rows per task, M blocks, panels per task
-  int64_t units_per_group;  // packed B units (outer indices) per group: 1 when shared
   float* packed;
 
   void plan(int threads) {
     npan = cdiv(N, kNR);
+    // All of M in one row block, and B not shared by several outer indices: every B
+    // micro-panel is used by one task only, so the task packs it just before use into a
+    // buffer that stays in L1, instead of a shared copy that goes out to memory and back
+    // (for M = 64, K·N = 3136·576 the copy cost a fifth of the product).
+    jit_b = product && !direct_b && M <= kMc && (!b_shared || outer.count == 1);
     const int64_t unit = red.count * K * npan * kNR;  // floats of one packed op(B) for one outer index
-    if (!product || direct_b) {
+    if (!product || direct_b || jit_b) {
       opg = outer.count, ppg = npan;
     } else if (b_shared) {
       opg = outer.count;
@@ -402,7 +407,6 @@ struct Gemm {
     ng_o = cdiv(outer.count, opg);
     ng_c = cdiv(npan, ppg);
     G = ng_o * ng_c;
-    units_per_group = (product && !direct_b && !b_shared) ? opg : 1;
 
     // Tasks: mb blocks of mc rows × ceil(ppg / ntp) panel blocks, per outer index. Split
     // finer until there are a few tasks per thread, so claiming balances the threads.
@@ -413,7 +417,9 @@ struct Gemm {
       const int64_t tasks = opg * mb * cdiv(ppg, ntp);
       if (tasks >= want) break;
       const int64_t rows = cdiv(M, mb);
-      if (rows >= 4 * kMR && (rows >= ntp * kNR / 2 || ntp == 1)) ++mb;
+      // Splitting M makes tasks share B panels: with jit_b each would pack them again.
+      const bool split_m = jit_b ? ntp == 1 : (rows >= ntp * kNR / 2 || ntp == 1);
+      if (rows >= 4 * kMR && split_m) ++mb;
       else if (ntp > 1) ntp = cdiv(ntp, 2);
       else break;
     }
@@ -422,7 +428,7 @@ struct Gemm {
   }
 
   int64_t group_pack_jobs(int64_t g) const {
-    if (!product || direct_b) return 0;
+    if (!product || direct_b || jit_b) return 0;
     const int64_t go = g / ng_c, gc = g % ng_c;
     const int64_t units = b_shared ? 1 : std::min(opg, outer.count - go * opg);
     const int64_t pans = std::min(ppg, npan - gc * ppg);
@@ -470,10 +476,15 @@ struct Gemm {
     float* Co = C + oc;
 
     float* park = nullptr;
+    float* panel = nullptr;  // jit_b: the B micro-panel being used
     int64_t ldp = 0;
-    if (park_scratch) {
-      ldp = (q1 - q0) * kNR;
-      park = static_cast<float*>(mem::scratch(7, static_cast<size_t>((i1 - i0) * ldp) * sizeof(float)));
+    if (park_scratch || jit_b) {
+      ldp = park_scratch ? (q1 - q0) * kNR : 0;
+      const size_t park_floats = static_cast<size_t>(round_up((i1 - i0) * ldp, 16));
+      const size_t panel_floats = jit_b ? static_cast<size_t>(kb.len * kNR) : 0;
+      float* buf = static_cast<float*>(mem::scratch(7, (park_floats + panel_floats) * sizeof(float)));
+      if (park_scratch) park = buf;
+      if (jit_b) panel = buf + park_floats;
     }
     Store s{};
     s.alpha = ep.alpha, s.beta = ep.beta, s.general = general, s.relu = ep.act == Act::relu;
@@ -487,6 +498,9 @@ struct Gemm {
         if (kc > 0) {
           if (direct_b) {
             tl.b = Br + k0 * ldb + j, tl.bs = ldb;
+          } else if (jit_b) {
+            pack_b_panel(tb, tb == Trans::N ? Br + k0 * ldb : Br + k0, ldb, kc, j, n, panel);
+            tl.b = panel;
           } else {
             tl.b = packed_panel(b_shared ? 0 : u, r, q) + k0 * kNR;
           }
@@ -658,7 +672,7 @@ void run_batched(const GemmBatchParams& bp) {
   g.nblocks = product ? red.count * g.kb.n : 0;
   g.park_scratch = g.general && g.nblocks > 1;
   g.plan(threads);
-  if (product && !g.direct_b) {
+  if (product && !g.direct_b && !g.jit_b) {
     const int64_t units = g.b_shared ? 1 : g.opg;
     const size_t floats = static_cast<size_t>(units * red.count * g.ppg * p.K * kNR);
     g.packed = static_cast<float*>(mem::scratch(6, floats * sizeof(float)));
