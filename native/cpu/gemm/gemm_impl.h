@@ -97,18 +97,26 @@ void tile_kernel(const Tile& t, const Store& s) {
   using T = typename V::T;
   T acc[MR][NV];
   const auto mask = V::mask(t.n - (NV - 1) * kW);
+  // Every loop over the tile is unrolled so the accumulators never leave their registers
+  // (left to itself GCC rolls the epilogue up and spills all of them).
   if (t.init == kInitZero) {
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
   } else {
     const float* src = t.init == kInitPark ? t.p : t.c;
     const int64_t ld = t.init == kInitPark ? t.ldp : t.ldc;
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v)
         acc[i][v] = v < NV - 1 ? V::load(src + i * ld + v * kW) : V::load_mask(src + i * ld + v * kW, mask);
     if (t.init == kInitBetaC) {
       const T beta = V::set1(s.beta);
+#pragma GCC unroll 16
       for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = V::mul(acc[i][v], beta);
     }
   }
@@ -128,25 +136,33 @@ void tile_kernel(const Tile& t, const Store& s) {
     a += AM == kAK ? as : 1;
     b += bs;
   }
-  if (!t.last) {
+  const bool plain = t.last && s.alpha == 1.f && !s.general && !s.bias_row && !s.bias_col && !s.relu;
+  if (!t.last || plain) {  // park the raw sums, or store them as they are
+    float* dst = t.last ? t.c : t.p;
+    const int64_t ld = t.last ? t.ldc : t.ldp;
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
-        float* dst = t.p + i * t.ldp + v * kW;
-        if (v < NV - 1) V::store(dst, acc[i][v]);
-        else V::store_mask(dst, acc[i][v], mask);
+        if (v < NV - 1) V::store(dst + i * ld + v * kW, acc[i][v]);
+        else V::store_mask(dst + i * ld + v * kW, acc[i][v], mask);
       }
     return;
   }
   const T alpha = V::set1(s.alpha);
   const T beta = V::set1(s.beta);
   T brow[NV];
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) brow[v] = V::zero();
   if (s.bias_row)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       brow[v] = v < NV - 1 ? V::load(s.bias_row + v * kW) : V::load_mask(s.bias_row + v * kW, mask);
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     float* crow = t.c + i * t.ldc;
     const T bcol = V::set1(s.bias_col ? s.bias_col[i] : 0.f);
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       T x = acc[i][v];
       if (s.alpha != 1.f) x = V::mul(x, alpha);
