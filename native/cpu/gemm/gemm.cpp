@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,45 +26,39 @@ constexpr Isa kIsa = Isa::generic;
 constexpr int kMR = 4;
 constexpr int kNV = 2;
 
-// A 4-lane "vector" of plain floats: SSE2 / NEON registers after auto-vectorisation.
+// A 4-lane vector in GCC/Clang's portable vector extension: SSE2 on x86-64, NEON on
+// arm64, plain scalars elsewhere. Multiply and add stay separate (no -ffp-contract).
+typedef float F4 __attribute__((vector_size(16)));
+
 struct V {
-  struct T {
-    float x[4];
-  };
+  using T = F4;
   using Mask = int;  // the number of leading lanes in use
   static constexpr int W = 4;
   static Mask mask(int n) { return n < 0 ? 0 : (n > 4 ? 4 : n); }
-  static T zero() { return T{{0.f, 0.f, 0.f, 0.f}}; }
-  static T load(const float* p) { return T{{p[0], p[1], p[2], p[3]}}; }
-  static T load_mask(const float* p, Mask m) {
-    T r = zero();
-    for (int i = 0; i < m; ++i) r.x[i] = p[i];
+  static T zero() { return T{0.f, 0.f, 0.f, 0.f}; }
+  static T load(const float* p) {
+    T r;
+    std::memcpy(&r, p, sizeof r);
     return r;
   }
-  static void store(float* p, T v) {
-    for (int i = 0; i < 4; ++i) p[i] = v.x[i];
+  static T load_mask(const float* p, Mask m) {
+    T r = zero();
+    for (int i = 0; i < m; ++i) r[i] = p[i];
+    return r;
   }
+  static void store(float* p, T v) { std::memcpy(p, &v, sizeof v); }
   static void store_mask(float* p, T v, Mask m) {
-    for (int i = 0; i < m; ++i) p[i] = v.x[i];
+    for (int i = 0; i < m; ++i) p[i] = v[i];
   }
-  static T set1(float x) { return T{{x, x, x, x}}; }
-  static T fma(T a, T b, T c) {
-    for (int i = 0; i < 4; ++i) c.x[i] += a.x[i] * b.x[i];
-    return c;
-  }
-  static T mul(T a, T b) {
-    for (int i = 0; i < 4; ++i) a.x[i] *= b.x[i];
-    return a;
-  }
-  static T add(T a, T b) {
-    for (int i = 0; i < 4; ++i) a.x[i] += b.x[i];
-    return a;
-  }
+  static T set1(float x) { return T{x, x, x, x}; }
+  static T fma(T a, T b, T c) { return a * b + c; }
+  static T mul(T a, T b) { return a * b; }
+  static T add(T a, T b) { return a + b; }
   static T relu(T v) {
-    for (int i = 0; i < 4; ++i) v.x[i] = v.x[i] > 0.f || v.x[i] != v.x[i] ? v.x[i] : 0.f;
+    for (int i = 0; i < 4; ++i) v[i] = v[i] > 0.f || v[i] != v[i] ? v[i] : 0.f;
     return v;
   }
-  static float hsum(T v) { return (v.x[0] + v.x[2]) + (v.x[1] + v.x[3]); }
+  static float hsum(T v) { return (v[0] + v[2]) + (v[1] + v[3]); }
 };
 
 void transpose_pack(const float* Bt, int64_t ldb, int64_t K, int ncols, float* dst) {
