@@ -406,7 +406,10 @@ struct Gemm {
     // micro-panel is used by one task only, so the task packs it just before use into a
     // buffer that stays in L1, instead of a shared copy that goes out to memory and back
     // (for M = 64, K·N = 3136·576 the copy cost a fifth of the product).
-    jit_b = product && !direct_b && M <= kMc && (!b_shared || outer.count == 1);
+    // Also when a single packed panel (all of K) would exceed the packing budget: then
+    // the repacking across row blocks is the price of bounded memory.
+    jit_b = product && !direct_b &&
+            ((M <= kMc && (!b_shared || outer.count == 1)) || red.count * K * kNR > kPackCap);
     const int64_t unit = red.count * K * npan * kNR;  // floats of one packed op(B) for one outer index
     if (!product || direct_b || jit_b) {
       opg = outer.count, ppg = npan;
