@@ -94,7 +94,13 @@ class ThreadPool {
 
   // A region workers may join while it is open (parallel_join).
   void join(int n, FunctionRef<void()> fn) {
-    std::unique_lock<std::mutex> region(region_mu_);
+    std::unique_lock<std::mutex> region(region_mu_, std::defer_lock);
+    if (t_may_wait) {
+      region.lock();
+    } else if (!region.try_lock()) {
+      run_serial([&](int, int) { fn(); });
+      return;
+    }
     const int workers = static_cast<int>(workers_.size());
     if (n > workers + 1) n = workers + 1;
     if (n <= 1) {

@@ -21,9 +21,10 @@
 // C is overwritten and never read. relu keeps NaN (max(0, NaN) is NaN).
 //
 // Scratch: gemm, gemm_serial and gemm_batched use mem::scratch slots 6 and 7 of the threads
-// that run them (packed B on the calling thread, partial sums on each worker); callers must
-// not keep their own data in those two slots across a call. gemm_packed, gemm_packed_b and
-// the packers use no scratch.
+// that run them (packed B on the calling thread; partial sums on each worker, only when
+// alpha ≠ 1 with beta ≠ 0 and K needs blocks) and up to 32 KiB of stack; callers must not
+// keep their own data in those two slots across a call. gemm_packed, gemm_packed_b and the
+// packers use no scratch.
 #pragma once
 
 #include <cstddef>

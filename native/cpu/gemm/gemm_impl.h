@@ -495,16 +495,14 @@ struct Gemm {
     float* Co = C + oc;
 
     float* park = nullptr;
-    float* panel = nullptr;  // jit_b: the B micro-panel being used
     int64_t ldp = 0;
-    if (park_scratch || jit_b) {
-      ldp = park_scratch ? (q1 - q0) * kNR : 0;
-      const size_t park_floats = static_cast<size_t>(round_up((i1 - i0) * ldp, 16));
-      const size_t panel_floats = jit_b ? static_cast<size_t>(kb.len * kNR) : 0;
-      float* buf = static_cast<float*>(mem::scratch(7, (park_floats + panel_floats) * sizeof(float)));
-      if (park_scratch) park = buf;
-      if (jit_b) panel = buf + park_floats;
+    if (park_scratch) {
+      ldp = (q1 - q0) * kNR;
+      park = static_cast<float*>(mem::scratch(7, static_cast<size_t>((i1 - i0) * ldp) * sizeof(float)));
     }
+    // jit_b: the B micro-panel in use (kb.len ≤ kKc rows), on the stack: 32 KiB at most,
+    // L1-hot, and no pool block for a small product to fetch the first time.
+    alignas(64) float panel[kKc * kNR];
     Store s{};
     s.alpha = ep.alpha, s.beta = ep.beta, s.general = general, s.relu = ep.act == Act::relu;
 
