@@ -60,11 +60,34 @@ export interface NativeBinding {
     accumulate: boolean): Float32Array
   adaptiveAvgPool2dBackwardAsync(dy: Float32Array, out: Float32Array | null, sizes: number[],
     accumulate: boolean): Promise<Float32Array>
+  matmul(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
+    batch: number[], aBatch: number[], bBatch: number[]): Float32Array
+  matmulAsync(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
+    batch: number[], aBatch: number[], bBatch: number[]): Promise<Float32Array>
+  matmulBackward(dy: Float32Array, a: Float32Array, b: Float32Array, outDa: Float32Array | null,
+    outDb: Float32Array | null, M: number, K: number, N: number, batch: number[], aBatch: number[],
+    bBatch: number[]): RawMatmulGrads
+  matmulBackwardAsync(dy: Float32Array, a: Float32Array, b: Float32Array, outDa: Float32Array | null,
+    outDb: Float32Array | null, M: number, K: number, N: number, batch: number[], aBatch: number[],
+    bBatch: number[]): Promise<RawMatmulGrads>
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null, batch: number,
+    M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+    aBatched: boolean, bBatched: boolean, cBatched: boolean, biasRow: Float32Array | null,
+    biasCol: Float32Array | null, relu: boolean): Float32Array
+  gemmAsync(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null, batch: number,
+    M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
+    aBatched: boolean, bBatched: boolean, cBatched: boolean, biasRow: Float32Array | null,
+    biasCol: Float32Array | null, relu: boolean): Promise<Float32Array>
+  /** Test hook (not part of fv.ops): one product through gemm.h's packed-operand API, as conv and attention call it. */
+  gemmPacked(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
+    transA: boolean, transB: boolean, alpha: number, biasRow: Float32Array | null, biasCol: Float32Array | null,
+    relu: boolean, packA: boolean): Float32Array
 }
 
 export interface RawConvGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
+export interface RawMatmulGrads { da: Float32Array, db: Float32Array }
 
 export interface PoolStats {
   /** Bytes of results handed out and not yet collected (by size class). */
