@@ -3,7 +3,6 @@
 #include "cpu/conv/conv.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 #include "core/check.h"
@@ -299,7 +298,7 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
   }
 
   const GemmGeometry geo = gemm_geometry();
-  if (use_winograd(s, kern, geo) && !std::getenv("FOVEAL_CONV_NO_WINOGRAD")) {
+  if (use_winograd(s, kern, geo)) {
     winograd_forward(s, x, w, bias, y, relu, accumulate, kern, geo);
     return;
   }
@@ -514,7 +513,7 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   }
 
   const GemmGeometry geo = gemm_geometry();
-  if (use_winograd(s, kern, geo) && !std::getenv("FOVEAL_CONV_NO_WINOGRAD")) {
+  if (use_winograd(s, kern, geo)) {
     winograd_dw(s, dy, x, dw, accumulate, kern, geo);
     return;
   }
