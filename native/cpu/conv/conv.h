@@ -2,18 +2,28 @@
 // convolution. conv1d is the H = 1 case of the same kernels.
 //
 // Algorithms, chosen by shape (conv.cpp):
+//  - depthwise (groups = C = Cout): a direct SIMD kernel per plane (conv_kernels.h), four
+//    output rows at a time sharing each input row load.
+//  - ≤ 4 output channels per group, stride 1, square 1/3/5/7 kernel (an attention gate's
+//    C → 1 map, a first layer's dx): a direct kernel, where a GEMM would fill one row of
+//    each micro-panel.
 //  - 1×1, stride 1, no padding: the image is already the GEMM's B operand; one strided-batch
 //    GEMM, no copy.
-//  - depthwise (groups = C = Cout): a direct SIMD kernel per plane (conv_kernels.h).
+//  - 3×3, stride 1, ≥ 8 channels on each side, output rows of ~14+ tiles: Winograd
+//    F(2×2, 3×3), 16 GEMMs over 2×2 tiles (2.25× fewer multiply-adds; its errors measure no
+//    larger than the direct sum's).
 //  - everything else: the weights are packed once per call (pack_a); each thread writes the
 //    im2col block of a few output pixels straight into the GEMM's packed-B layout in its own
-//    scratch and calls gemm_packed with the bias + ReLU epilogue. No whole-image or
-//    whole-batch im2col buffer exists.
+//    scratch (replaying a per-call plan of which input runs each chunk reads) and calls
+//    gemm_packed with the bias + ReLU epilogue. No whole-image or whole-batch im2col buffer.
 //  - dx at stride 1 is the forward convolution of dy with the flipped, transposed weights
-//    (same kernels, "negative padding" where the forward padding exceeds the kernel's reach);
-//    at stride > 1 it is Wᵀ·dy per tile of pixels, scattered back with col2im.
-//  - dw sums dy·im2col(x)ᵀ over the batch; each thread owns a slice of dw and visits every
-//    tile in the same order, so the sum never depends on the thread count.
+//    (so it takes the paths above, with "negative padding" where the forward padding exceeds
+//    the kernel's reach); at stride > 1 it is Wᵀ·dy per tile of pixels, scattered back with
+//    col2im.
+//  - dw: depthwise and ≤ 27-tap groups correlate (output, input) channel pairs directly;
+//    Winograd shapes use its transpose; otherwise dy·im2col(x)ᵀ through the packers and
+//    gemm_packed. Each work item owns a block of dw and visits every image and tile in the
+//    same order, so the sum never depends on the thread count.
 //
 // Deterministic: every output element (y, dx, dw, db) is summed by one thread in an order
 // fixed by the shapes alone, so results are bit-identical across runs and thread counts
