@@ -55,63 +55,41 @@ int64_t len4(const char* op, int64_t a, int64_t b, int64_t c, int64_t d) {
   return checked_mul(op, checked_mul(op, checked_mul(op, a, b), c), d);
 }
 
-class Conv2dOp {
+// conv2d (transpose = false) or conv2dTranspose (true): the same geometry, the roles of
+// the [N,C,H,W] and [N,Cout,OH,OW] tensors (and the bias length) exchanged.
+template <bool kTranspose>
+class ConvForwardOpT {
  public:
-  static constexpr const char* kName = "conv2d";
+  static constexpr const char* kName = kTranspose ? "conv2dTranspose" : "conv2d";
 
-  explicit Conv2dOp(Args& a) {
+  explicit ConvForwardOpT(Args& a) {
     const F32 x = a.f32(0, "x");
     const F32 w = a.f32(1, "w");
     const F32 bias = a.optional_f32(2, "bias");
-    p_.s = conv_shape(a, 4);
-    p_.relu = a.flag(5, "relu");
-    const cpu::ConvShape& s = p_.s;
-    a.expect_length(x, len4(kName, s.N, s.C, s.H, s.W));
-    a.expect_length(w, len4(kName, s.Cout, s.cin_g(), s.kh, s.kw));
-    if (bias.present) a.expect_length(bias, s.Cout);
-    y_.bind(a, 3, "out", len4(kName, s.N, s.Cout, s.OH, s.OW), {&x, &w, &bias});
-    p_.x = x.data, p_.w = w.data, p_.bias = bias.present ? bias.data : nullptr;
+    s_ = conv_shape(a, 4);
+    relu_ = a.flag(5, "relu");
+    const int64_t big = len4(kName, s_.N, s_.C, s_.H, s_.W);        // the conv's x
+    const int64_t small = len4(kName, s_.N, s_.Cout, s_.OH, s_.OW);  // the conv's y
+    a.expect_length(x, kTranspose ? small : big);
+    a.expect_length(w, len4(kName, s_.Cout, s_.cin_g(), s_.kh, s_.kw));
+    if (bias.present) a.expect_length(bias, kTranspose ? s_.C : s_.Cout);
+    y_.bind(a, 3, "out", kTranspose ? big : small, {&x, &w, &bias});
+    x_ = x.data, w_ = w.data, bias_ = bias.present ? bias.data : nullptr;
   }
 
   void run() {
-    p_.y = y_.data();
-    cpu::conv2d_forward(p_);
+    if (kTranspose) cpu::conv2d_transpose_forward({s_, x_, w_, bias_, y_.data(), relu_});
+    else cpu::conv2d_forward({s_, x_, w_, bias_, y_.data(), relu_});
   }
 
   Napi::Value result(Napi::Env env) { return y_.to_js(env); }
 
  private:
-  cpu::Conv2dParams p_{};
-  Output y_;
-};
-
-class Conv2dTransposeOp {
- public:
-  static constexpr const char* kName = "conv2dTranspose";
-
-  explicit Conv2dTransposeOp(Args& a) {
-    const F32 x = a.f32(0, "x");
-    const F32 w = a.f32(1, "w");
-    const F32 bias = a.optional_f32(2, "bias");
-    p_.s = conv_shape(a, 4);
-    p_.relu = a.flag(5, "relu");
-    const cpu::ConvShape& s = p_.s;
-    a.expect_length(x, len4(kName, s.N, s.Cout, s.OH, s.OW));
-    a.expect_length(w, len4(kName, s.Cout, s.cin_g(), s.kh, s.kw));
-    if (bias.present) a.expect_length(bias, s.C);
-    y_.bind(a, 3, "out", len4(kName, s.N, s.C, s.H, s.W), {&x, &w, &bias});
-    p_.x = x.data, p_.w = w.data, p_.bias = bias.present ? bias.data : nullptr;
-  }
-
-  void run() {
-    p_.y = y_.data();
-    cpu::conv2d_transpose_forward(p_);
-  }
-
-  Napi::Value result(Napi::Env env) { return y_.to_js(env); }
-
- private:
-  cpu::Conv2dTransposeParams p_{};
+  cpu::ConvShape s_;
+  const float* x_ = nullptr;
+  const float* w_ = nullptr;
+  const float* bias_ = nullptr;
+  bool relu_ = false;
   Output y_;
 };
 
@@ -167,9 +145,9 @@ class Conv2dBackwardOpT {
 }  // namespace
 
 void InitConv(Napi::Env env, Napi::Object exports) {
-  Define<Conv2dOp>(env, exports, "conv2d");
+  Define<ConvForwardOpT<false>>(env, exports, "conv2d");
   Define<Conv2dBackwardOpT<false>>(env, exports, "conv2dBackward");
-  Define<Conv2dTransposeOp>(env, exports, "conv2dTranspose");
+  Define<ConvForwardOpT<true>>(env, exports, "conv2dTranspose");
   Define<Conv2dBackwardOpT<true>>(env, exports, "conv2dTransposeBackward");
 }
 

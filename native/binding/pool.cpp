@@ -46,6 +46,14 @@ cpu::PoolShape adaptive_shape(Args& a, size_t i) {
   return s;
 }
 
+// A backward's dx: the caller's `out` (argument `index`) or a pool block; accumulating
+// needs the caller's.
+void bind_dx(Args& a, Output& dx, size_t index, int64_t length, std::initializer_list<const F32*> inputs,
+             bool accumulate) {
+  dx.bind(a, index, "out", length, inputs);
+  if (accumulate && !dx.bound()) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": accumulate needs out");
+}
+
 int64_t planes_len(const char* op, const cpu::PoolShape& s, int64_t h, int64_t w) {
   return checked_mul(op, checked_mul(op, checked_mul(op, s.N, s.C), h), w);
 }
@@ -81,9 +89,7 @@ class MaxPoolBackwardOp {
     p_.accumulate = a.flag(5, "accumulate");
     a.expect_length(dy, planes_len(kName, p_.s, p_.s.OH, p_.s.OW));
     a.expect_length(x, planes_len(kName, p_.s, p_.s.H, p_.s.W));
-    dx_.bind(a, 2, "out", planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy, &x});
-    if (p_.accumulate && !dx_.bound())
-      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
+    bind_dx(a, dx_, 2, planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy, &x}, p_.accumulate);
     p_.dy = dy.data, p_.x = x.data;
   }
   void run() {
@@ -128,9 +134,7 @@ class AvgPoolBackwardOp {
     p_.count_include_pad = a.flag(4, "countIncludePad");
     p_.accumulate = a.flag(5, "accumulate");
     a.expect_length(dy, planes_len(kName, p_.s, p_.s.OH, p_.s.OW));
-    dx_.bind(a, 1, "out", planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy});
-    if (p_.accumulate && !dx_.bound())
-      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
+    bind_dx(a, dx_, 1, planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy}, p_.accumulate);
     p_.dy = dy.data;
   }
   void run() {
@@ -173,9 +177,7 @@ class AdaptiveAvgPoolBackwardOp {
     p_.s = adaptive_shape(a, 2);
     p_.accumulate = a.flag(3, "accumulate");
     a.expect_length(dy, planes_len(kName, p_.s, p_.s.OH, p_.s.OW));
-    dx_.bind(a, 1, "out", planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy});
-    if (p_.accumulate && !dx_.bound())
-      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
+    bind_dx(a, dx_, 1, planes_len(kName, p_.s, p_.s.H, p_.s.W), {&dy}, p_.accumulate);
     p_.dy = dy.data;
   }
   void run() {

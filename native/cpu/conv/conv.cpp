@@ -69,6 +69,26 @@ bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
 }
 
+// A 1×1 stride-1 unpadded convolution (ta = N: out = W·in) or its dx (ta = T: out = Wᵀ·in)
+// per group: the images are already GEMM operands, one strided batch over them.
+void pointwise(const ConvShape& s, Trans ta, const float* w, const float* in, int64_t in_ch, float* out,
+               int64_t out_ch, const float* bias, const Epilogue& base) {
+  const int64_t P = s.OH * s.OW, Cg = s.cin_g(), Mg = s.cout_g();
+  const int64_t M = ta == Trans::N ? Mg : Cg, K = ta == Trans::N ? Cg : Mg;
+  for (int64_t g = 0; g < s.groups; ++g) {
+    GemmParams q;
+    q.ta = ta;
+    q.M = M, q.N = P, q.K = K;
+    q.A = w + g * Mg * Cg, q.lda = Cg;
+    q.B = in + g * K * P, q.ldb = P;
+    q.C = out + g * M * P, q.ldc = P;
+    q.ep = base;
+    q.ep.bias_col = bias ? bias + g * M : nullptr;
+    q.batch = s.N, q.stride_a = 0, q.stride_b = in_ch * P, q.stride_c = out_ch * P;
+    gemm(q);
+  }
+}
+
 // The im2col geometry of `s` (panels nr wide), with its plan built into the calling
 // thread's scratch when the variant uses one: the plan is shared, read-only, by the region.
 convk::Im2col im2col_geometry(const ConvShape& s, int64_t Cg, int64_t nr, const Kernels* kern) {
@@ -282,18 +302,7 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
   base.beta = accumulate ? 1.f : 0.f;
 
   if (is_pointwise(s)) {
-    // The image [Cg, H·W] is already B: one strided batch over the images per group.
-    for (int64_t g = 0; g < G; ++g) {
-      GemmParams q;
-      q.M = Mg, q.N = P, q.K = Cg;
-      q.A = w + g * Mg * Cg, q.lda = Cg;
-      q.B = x + g * Cg * P, q.ldb = P;
-      q.C = y + g * Mg * P, q.ldc = P;
-      q.ep = base;
-      q.ep.bias_col = bias ? bias + g * Mg : nullptr;
-      q.batch = s.N, q.stride_a = 0, q.stride_b = s.C * P, q.stride_c = s.Cout * P;
-      gemm(q);
-    }
+    pointwise(s, Trans::N, w, x, s.C, y, s.Cout, bias, base);
     return;
   }
 
@@ -399,18 +408,7 @@ void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx,
     // dx[n] = Wᵀ·dy[n]: one strided batch per group.
     base.act = relu ? Act::relu : Act::none;
     base.beta = accumulate ? 1.f : 0.f;
-    for (int64_t g = 0; g < G; ++g) {
-      GemmParams q;
-      q.ta = Trans::T;
-      q.M = Cg, q.N = P, q.K = Mg;
-      q.A = w + g * Mg * Cg, q.lda = Cg;
-      q.B = dy + g * Mg * P, q.ldb = P;
-      q.C = dx + g * Cg * P, q.ldc = P;
-      q.ep = base;
-      q.ep.bias_col = bias ? bias + g * Cg : nullptr;
-      q.batch = s.N, q.stride_a = 0, q.stride_b = s.Cout * P, q.stride_c = s.C * P;
-      gemm(q);
-    }
+    pointwise(s, Trans::T, w, dy, s.Cout, dx, s.C, bias, base);
     return;
   }
 

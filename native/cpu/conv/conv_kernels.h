@@ -191,6 +191,19 @@ struct ColTap {
   uint32_t bits;  // lanes [lo, hi) as a bit mask (AVX-512's load mask)
 };
 
+// Writes one computed output vector (its first `lanes` lanes): y += v when accumulating,
+// else y = act(v + bias).
+inline void store_output(float* yo, vf v, int lanes, const Depthwise& d, vf bias) {
+  if (d.accumulate) {
+    v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
+  } else {
+    if (d.bias) v = vadd(v, bias);
+    if (d.relu) v = vrelu(v);
+  }
+  if (lanes == kV) vstore(yo, v);
+  else vstore_n(yo, v, lanes);
+}
+
 // Output rows computed together by the depthwise kernels: independent FMA chains, so the
 // FMA latency is hidden (one chain would wait 4 cycles per tap).
 constexpr int kRows = 4;
@@ -293,18 +306,7 @@ void depthwise_planes(const Depthwise& d, const DepthwiseScratch& ds) {
         }
         static_assert(kRows == 4, "the accumulators above are written out for four rows");
         const vf acc[kRows] = {a0, a1, a2, a3};
-        for (int r = 0; r < rb; ++r) {
-          float* yo = yp + (oy0 + r) * s.OW + j * kV;
-          vf a = acc[r];
-          if (d.accumulate) {
-            a = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), a);
-          } else {
-            if (d.bias) a = vadd(a, b);
-            if (d.relu) a = vrelu(a);
-          }
-          if (lanes == kV) vstore(yo, a);
-          else vstore_n(yo, a, lanes);
-        }
+        for (int r = 0; r < rb; ++r) store_output(yp + (oy0 + r) * s.OW + j * kV, acc[r], lanes, d, b);
       }
     }
   }
@@ -354,18 +356,7 @@ void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
           }
         }
         const int rb = static_cast<int>(min64(R, s.OH - oy0));
-        for (int r = 0; r < rb; ++r) {
-          float* yo = yp + (oy0 + r) * s.OW + j * kV;
-          vf v = a[r];
-          if (d.accumulate) {
-            v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
-          } else {
-            if (d.bias) v = vadd(v, b);
-            if (d.relu) v = vrelu(v);
-          }
-          if (lanes == kV) vstore(yo, v);
-          else vstore_n(yo, v, lanes);
-        }
+        for (int r = 0; r < rb; ++r) store_output(yp + (oy0 + r) * s.OW + j * kV, a[r], lanes, d, b);
       }
     }
   }
@@ -429,18 +420,7 @@ void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
         for (int m = 0; m < MG; ++m) {
           const int64_t co = g * MG + m;
           const vf b = vset1(d.bias ? d.bias[co] : 0.f);
-          for (int r = 0; r < rb; ++r) {
-            float* yo = yg + m * P + (oy0 + r) * s.OW + j * kV;
-            vf v = a[m][r];
-            if (d.accumulate) {
-              v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
-            } else {
-              if (d.bias) v = vadd(v, b);
-              if (d.relu) v = vrelu(v);
-            }
-            if (lanes == kV) vstore(yo, v);
-            else vstore_n(yo, v, lanes);
-          }
+          for (int r = 0; r < rb; ++r) store_output(yg + m * P + (oy0 + r) * s.OW + j * kV, a[m][r], lanes, d, b);
         }
       }
     }
