@@ -191,6 +191,25 @@ struct ColTap {
   uint32_t bits;  // lanes [lo, hi) as a bit mask (AVX-512's load mask)
 };
 
+// The T input rows (from oy0 − pt on) that a block of stride-1 output rows reads: row
+// pointers into the plane xp, or the zero row above or below the input.
+template <int T>
+inline void block_rows(const float* (&rows)[T], const float* xp, int64_t oy0, const ConvShape& s, const float* zeros) {
+  for (int i = 0; i < T; ++i) {
+    const int64_t iy = oy0 - s.pt + i;
+    rows[i] = iy >= 0 && iy < s.H ? xp + iy * s.W : zeros;
+  }
+}
+
+// A stride-1 tap of a column chunk from one input row (lanes outside the tap are 0).
+inline vf tap_load1(const float* row, const ColTap& t) {
+#if FOVEAL_VEC_LEVEL == 3
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>(t.bits), row + t.off);
+#else
+  return vload_range(row + t.off, t.lo, t.hi);
+#endif
+}
+
 // Writes one computed output vector (its first `lanes` lanes): y += v when accumulating,
 // else y = act(v + bias).
 inline void store_output(float* yo, vf v, int lanes, const Depthwise& d, vf bias) {
@@ -335,21 +354,14 @@ void depthwise_s1(const Depthwise& d, const DepthwiseScratch& ds) {
       const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
       for (int64_t oy0 = 0; oy0 < s.OH; oy0 += R) {
         const float* rows[T];
-        for (int i = 0; i < T; ++i) {
-          const int64_t iy = oy0 - s.pt + i;
-          rows[i] = iy >= 0 && iy < s.H ? xp + iy * s.W : ds.zeros;
-        }
+        block_rows(rows, xp, oy0, s, ds.zeros);
         vf a[R];
         for (int r = 0; r < R; ++r) a[r] = vzero();
 #pragma GCC unroll 16
         for (int i = 0; i < T; ++i) {
 #pragma GCC unroll 8
           for (int kx = 0; kx < K; ++kx) {
-#if FOVEAL_VEC_LEVEL == 3
-            const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), rows[i] + t[kx].off);
-#else
-            const vf v = vload_range(rows[i] + t[kx].off, t[kx].lo, t[kx].hi);
-#endif
+            const vf v = tap_load1(rows[i], t[kx]);
 #pragma GCC unroll 8
             for (int r = 0; r < R; ++r)
               if (i - r >= 0 && i - r < K) a[r] = vfmadd(w[(i - r) * K + kx], v, a[r]);
@@ -401,11 +413,7 @@ void direct_s1(const Depthwise& d, const DepthwiseScratch& ds) {
             const float* row = rowoff[i] >= 0 ? xp + rowoff[i] : ds.zeros;
 #pragma GCC unroll 8
             for (int kx = 0; kx < K; ++kx) {
-#if FOVEAL_VEC_LEVEL == 3
-              const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), row + t[kx].off);
-#else
-              const vf v = vload_range(row + t[kx].off, t[kx].lo, t[kx].hi);
-#endif
+              const vf v = tap_load1(row, t[kx]);
 #pragma GCC unroll 8
               for (int r = 0; r < R; ++r) {
                 if (i - r < 0 || i - r >= K) continue;
@@ -563,10 +571,7 @@ void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
         const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
         for (int64_t oy0 = 0; oy0 < s.OH; oy0 += R) {
           const float* rows[T];
-          for (int i = 0; i < T; ++i) {
-            const int64_t iy = oy0 - s.pt + i;
-            rows[i] = iy >= 0 && iy < s.H ? xp + iy * s.W : ds.zeros;
-          }
+          block_rows(rows, xp, oy0, s, ds.zeros);
           vf g[R];
           for (int r = 0; r < R; ++r)
             g[r] = oy0 + r < s.OH ? vload_n(dyp + (oy0 + r) * s.OW + j * kV, lanes) : vzero();
@@ -574,11 +579,7 @@ void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
           for (int i = 0; i < T; ++i) {
 #pragma GCC unroll 8
             for (int kx = 0; kx < K; ++kx) {
-#if FOVEAL_VEC_LEVEL == 3
-              const vf v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(t[kx].bits), rows[i] + t[kx].off);
-#else
-              const vf v = vload_range(rows[i] + t[kx].off, t[kx].lo, t[kx].hi);
-#endif
+              const vf v = tap_load1(rows[i], t[kx]);
 #pragma GCC unroll 8
               for (int r = 0; r < R; ++r)
                 if (i - r >= 0 && i - r < K) A[(i - r) * K + kx] = vfmadd(g[r], v, A[(i - r) * K + kx]);
