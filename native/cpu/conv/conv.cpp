@@ -188,25 +188,33 @@ void winograd_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   const int64_t TH = ceil_div(s.OH, 2), TW = ceil_div(s.OW, 2), gpr = ceil_div(TW, L);
   const int64_t ngroups = TH * gpr;
   const int64_t P = s.OH * s.OW;
+  // Work items: (group, block of input channels, block of output channels). Input channels
+  // split only into blocks of whole B panels (a narrower block would leave GEMM lanes
+  // idle), then output channels in whole micro-panels.
   const int64_t threads = num_threads();
-  const int64_t cib = std::min(Cg, std::max<int64_t>(1, ceil_div(threads, G)));
-  const int64_t cb = ceil_div(Cg, cib), ncb = ceil_div(Cg, cb);
+  const int64_t want = std::max<int64_t>(1, ceil_div(threads, G));
+  const int64_t cib = std::min(want, std::max<int64_t>(1, Cg / geo.nr));
+  const int64_t cb = ceil_div(ceil_div(Cg, cib), geo.nr) * geo.nr, ncb = ceil_div(Cg, cb);
+  const int64_t mpanels = ceil_div(Mg, geo.mr);
+  const int64_t cob = std::min(mpanels, std::max<int64_t>(1, ceil_div(want, ncb)));
+  const int64_t ob = ceil_div(mpanels, cob) * geo.mr, nob = ceil_div(Mg, ob);
   // Tile groups per block from the full channel counts: the same for every split.
   int64_t nb = std::max<int64_t>(1, (128 * 1024) / (16 * (Cg + Mg) * L));
   nb = std::min(nb, ngroups);
   const int64_t S = nb * L;
   const int64_t blocks = ceil_div(ngroups, nb);
-  parallel_for(G * ncb, 1, [&](int64_t i0, int64_t i1) {
-    float* Z = mem::scratch_as<float>(3, static_cast<size_t>(16 * Mg * cb));
+  parallel_for(G * ncb * nob, 1, [&](int64_t i0, int64_t i1) {
+    float* Z = mem::scratch_as<float>(3, static_cast<size_t>(16 * ob * cb));
     float* V = mem::scratch_as<float>(kSlotCol, static_cast<size_t>(16 * cb * S));
-    float* W = mem::scratch_as<float>(kSlotDy, static_cast<size_t>(16 * Mg * S));
-    const size_t a_size = packed_a_size(geo, Mg, S), b_size = packed_b_size(geo, S, cb);
+    float* W = mem::scratch_as<float>(kSlotDy, static_cast<size_t>(16 * ob * S));
+    const size_t a_size = packed_a_size(geo, ob, S), b_size = packed_b_size(geo, S, cb);
     float* Ap = mem::scratch_as<float>(kSlotB, a_size + b_size);
     float* Bp = Ap + a_size;
     for (int64_t it = i0; it < i1; ++it) {
-      const int64_t ci = it % ncb, g = it / ncb;
+      const int64_t oi = it % nob, ci = (it / nob) % ncb, g = it / (nob * ncb);
       const int64_t c0 = ci * cb, c1 = std::min(Cg, c0 + cb), nc = c1 - c0;
-      std::memset(Z, 0, static_cast<size_t>(16 * Mg * nc) * sizeof(float));
+      const int64_t o0 = oi * ob, o1 = std::min(Mg, o0 + ob), no = o1 - o0;
+      std::memset(Z, 0, static_cast<size_t>(16 * no * nc) * sizeof(float));
       Epilogue ep;
       ep.beta = 1.f;
       for (int64_t n = 0; n < s.N; ++n)
@@ -218,20 +226,20 @@ void winograd_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
           in.pt = s.pt, in.pl = s.pl, in.nr = b.slots, in.dst = V, in.stride = nc * b.slots;
           kern.winograd_input(in);
           convk::WinoDy wd;
-          wd.b = b, wd.dy = dy + (n * s.Cout + g * Mg) * P, wd.Mg = Mg, wd.OH = s.OH, wd.OW = s.OW;
-          wd.dst = W, wd.stride = Mg * b.slots;
+          wd.b = b, wd.dy = dy + (n * s.Cout + g * Mg + o0) * P, wd.Mg = no, wd.OH = s.OH, wd.OW = s.OW;
+          wd.dst = W, wd.stride = no * b.slots;
           kern.winograd_dy(wd);
           for (int64_t xi = 0; xi < 16; ++xi) {
-            pack_a(geo, Trans::N, W + xi * Mg * b.slots, b.slots, Mg, b.slots, Ap);
+            pack_a(geo, Trans::N, W + xi * no * b.slots, b.slots, no, b.slots, Ap);
             pack_b(geo, Trans::T, V + xi * nc * b.slots, b.slots, b.slots, nc, Bp);
-            gemm_packed(geo, Ap, Bp, Mg, nc, b.slots, Z + xi * Mg * nc, nc, ep);
+            gemm_packed(geo, Ap, Bp, no, nc, b.slots, Z + xi * no * nc, nc, ep);
           }
         }
       // dw = Gᵀ·Z·G, Gᵀ = [[1,½,½,0],[0,½,−½,0],[0,½,½,1]].
-      for (int64_t co = 0; co < Mg; ++co)
+      for (int64_t co = o0; co < o1; ++co)
         for (int64_t c = 0; c < nc; ++c) {
           float z[16];
-          for (int xi = 0; xi < 16; ++xi) z[xi] = Z[(xi * Mg + co) * nc + c];
+          for (int xi = 0; xi < 16; ++xi) z[xi] = Z[(xi * no + co - o0) * nc + c];
           float t[3][4];
           for (int col = 0; col < 4; ++col) {
             t[0][col] = z[col] + 0.5f * (z[4 + col] + z[8 + col]);
