@@ -278,15 +278,14 @@ void adaptive_forward(const AdaptiveAvgPoolParams& p, int64_t plane0, int64_t pl
     const float* xp = p.x + plane * HW;
     float* yp = p.y + plane * s.OH * s.OW;
     if (s.OH == 1 && s.OW == 1) {
-      // Global: 16 running sums over the plane, then a fixed pairwise tree.
-      float acc[16] = {0};
+      // Global: kV running sums over the plane (two interleaved vectors, so the adds
+      // overlap), then vec.h's fixed tree.
+      vf a0 = vzero(), a1 = vzero();
       int64_t i = 0;
-      for (; i + 16 <= HW; i += 16)
-        for (int l = 0; l < 16; ++l) acc[l] += xp[i + l];
-      for (int l = 0; i + l < HW; ++l) acc[l] += xp[i + l];
-      for (int width = 8; width >= 1; width /= 2)
-        for (int l = 0; l < width; ++l) acc[l] += acc[l + width];
-      yp[0] = acc[0] / static_cast<float>(HW);
+      for (; i + 2 * kV <= HW; i += 2 * kV) a0 = vadd(a0, vload(xp + i)), a1 = vadd(a1, vload(xp + i + kV));
+      if (i + kV <= HW) a0 = vadd(a0, vload(xp + i)), i += kV;
+      if (i < HW) a1 = vadd(a1, vload_n(xp + i, static_cast<int>(HW - i)));
+      yp[0] = vhsum(vadd(a0, a1)) / static_cast<float>(HW);
       continue;
     }
     for (int64_t oy = 0; oy < s.OH; ++oy) {
