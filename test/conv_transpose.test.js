@@ -30,7 +30,8 @@ const TRANSPOSE = [
   { x: [2, 6, 7, 9], w: [6, 1, 4, 4], o: { groups: 6, stride: 2, padding: 1 } },
   { x: [2, 5, 4, 6], w: [5, 7, 1, 1], o: {} },
   { x: [2, 5, 4, 6], w: [5, 3, 1, 1], o: { stride: 2, outputPadding: 1 } },
-  { x: [2, 16, 9, 9], w: [16, 8, 4, 4], o: { stride: 2, padding: 1 } }
+  { x: [2, 16, 9, 9], w: [16, 8, 4, 4], o: { stride: 2, padding: 1 } },
+  { x: [2, 12, 5, 28], w: [12, 10, 3, 3], o: { padding: 1 } }
 ]
 
 for (const [i, c] of TRANSPOSE.entries()) {
