@@ -168,8 +168,9 @@ test('conv2d writes into out and returns it', (t) => {
 })
 
 test('conv2dBackward writes into out and accumulates when asked', (t) => {
-  for (const o of [{ padding: 1 }, { padding: 1, stride: 2 }, { groups: 3, padding: 1 }, {}]) {
-    const wShape = o.groups ? [3, 1, 3, 3] : [4, 3, 3, 3]
+  for (const o of [{ padding: 1 }, { padding: 1, stride: 2 }, { groups: 3, padding: 1 }, {}, { pointwise: true }]) {
+    const wShape = o.groups ? [3, 1, 3, 3] : o.pointwise ? [5, 3, 1, 1] : [4, 3, 3, 3]
+    delete o.pointwise
     const x = rand([2, 3, 7, 6], 1); const w = rand(wShape, 2)
     const dy = rand(ref.conv2d(x, w, null, o).shape, 3)
     const once = fv.ops.conv2dBackward(dy, x, w, o)

@@ -518,6 +518,25 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
     return;
   }
 
+  if (is_pointwise(s)) {
+    // dw[g] = Σ_n dy[n, g]·x[n, g]ᵀ: one GEMM per group whose K chain runs over the images
+    // (gemm_batched's reduce dim), the images being GEMM operands as they are.
+    GemmBatchParams b;
+    GemmParams& q = b.p;
+    q.ta = Trans::N, q.tb = Trans::T;
+    q.M = Mg, q.N = Cg, q.K = P;
+    q.A = dy, q.lda = P;
+    q.B = x, q.ldb = P;
+    q.C = dw, q.ldc = Cg;
+    q.ep.beta = accumulate ? 1.f : 0.f;
+    b.n_outer = 1;
+    b.outer[0] = {G, Mg * P, Cg * P, Mg * Cg};
+    b.n_reduce = 1;
+    b.reduce[0] = {s.N, s.Cout * P, s.C * P, 0};
+    gemm_batched(b);
+    return;
+  }
+
   const GemmGeometry geo = gemm_geometry();
   if (use_winograd(s, kern, geo)) {
     winograd_dw(s, dy, x, dw, accumulate, kern, geo);
