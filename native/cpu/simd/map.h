@@ -1,0 +1,36 @@
+// Element-wise loops over cpu/simd/vec.h: full vectors, then one masked tail vector, so an
+// element's result never depends on where a chunk boundary falls (bit-identical across
+// thread counts). Include inside a target region, like vec.h.
+#pragma once
+
+#include "cpu/simd/vec.h"
+
+namespace foveal {
+namespace cpu {
+namespace FOVEAL_ISA_NS {
+namespace {
+
+// y[i] = f(x[i]) for i < n.
+template <class F>
+inline void map1(const float* __restrict x, float* __restrict y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kN <= n; i += kN) vstore(y + i, f(vload(x + i)));
+  if (i < n) vstore_n(y + i, f(vload_n(x + i, n - i, 0.f)), n - i);
+}
+
+// y[i] = f(a[i], b[i]) for i < n.
+template <class F>
+inline void map2(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + kN <= n; i += kN) vstore(y + i, f(vload(a + i), vload(b + i)));
+  if (i < n) vstore_n(y + i, f(vload_n(a + i, n - i, 0.f), vload_n(b + i, n - i, 0.f)), n - i);
+}
+
+// Elements per parallel chunk for an element-wise op costing about `cost` vector
+// operations per element: a chunk must be worth a thread wake-up (~10 µs).
+inline int64_t map_grain(int cost) { return cost <= 1 ? 65536 : 65536 / cost; }
+
+}  // namespace
+}  // namespace FOVEAL_ISA_NS
+}  // namespace cpu
+}  // namespace foveal
