@@ -22,6 +22,24 @@ export interface NativeBinding {
   linearBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
     outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
     accumulate: boolean): Promise<RawLinearGrads>
+
+  // activation (lib/ops/activation.ts): y = f(x); dx = dy·f'(x or y)
+  relu(x: Float32Array, out: Float32Array | null): Float32Array
+  reluAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  sigmoid(x: Float32Array, out: Float32Array | null): Float32Array
+  sigmoidAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  tanh(x: Float32Array, out: Float32Array | null): Float32Array
+  tanhAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  gelu(x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Float32Array
+  geluAsync(x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Promise<Float32Array>
+  reluBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null): Float32Array
+  reluBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  sigmoidBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null): Float32Array
+  sigmoidBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  tanhBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null): Float32Array
+  tanhBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null): Promise<Float32Array>
+  geluBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Float32Array
+  geluBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Promise<Float32Array>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
