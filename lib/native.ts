@@ -40,6 +40,20 @@ export interface NativeBinding {
   tanhBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null): Promise<Float32Array>
   geluBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Float32Array
   geluBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Promise<Float32Array>
+
+  // softmax (lib/ops/softmax.ts): the axis as an [outer, len, inner] view
+  softmax(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Float32Array
+  softmaxAsync(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Promise<Float32Array>
+  logSoftmax(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Float32Array
+  logSoftmaxAsync(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Promise<Float32Array>
+  softmaxBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
+    inner: number): Float32Array
+  softmaxBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
+    inner: number): Promise<Float32Array>
+  logSoftmaxBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
+    inner: number): Float32Array
+  logSoftmaxBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
+    inner: number): Promise<Float32Array>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }

@@ -1,3 +1,4 @@
 // fv.ops: the functional ops, one file per family, each with its Async twin and backward.
 export * from './linear'
 export * from './activation'
+export * from './softmax'

@@ -7,6 +7,7 @@ namespace binding {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
 void InitActivation(Napi::Env env, Napi::Object exports);
+void InitSoftmax(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitInfo(env, exports);
   InitLinear(env, exports);
   InitActivation(env, exports);
+  InitSoftmax(env, exports);
   return exports;
 }
 }  // namespace

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #ifndef FOVEAL_ISA_NS
 #error "define FOVEAL_ISA_NS before including cpu/simd/vec.h"
