@@ -54,9 +54,29 @@ export interface NativeBinding {
     inner: number): Float32Array
   logSoftmaxBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
     inner: number): Promise<Float32Array>
+
+  // elementwise (lib/ops/elementwise.ts): PyTorch broadcasting, shapes as arrays
+  add(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
+    out: Float32Array | null): Float32Array
+  addAsync(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
+    out: Float32Array | null): Promise<Float32Array>
+  mul(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
+    out: Float32Array | null): Float32Array
+  mulAsync(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
+    out: Float32Array | null): Promise<Float32Array>
+  addBackward(dy: Float32Array, aShape: readonly number[], bShape: readonly number[], outDa: Float32Array | null,
+    outDb: Float32Array | null): RawBinaryGrads
+  addBackwardAsync(dy: Float32Array, aShape: readonly number[], bShape: readonly number[], outDa: Float32Array | null,
+    outDb: Float32Array | null): Promise<RawBinaryGrads>
+  mulBackward(dy: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
+    outDa: Float32Array | null, outDb: Float32Array | null): RawBinaryGrads
+  mulBackwardAsync(dy: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array,
+    bShape: readonly number[], outDa: Float32Array | null, outDb: Float32Array | null): Promise<RawBinaryGrads>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
+
+export interface RawBinaryGrads { da: Float32Array, db: Float32Array }
 
 export interface PoolStats {
   /** Bytes of results handed out and not yet collected (by size class). */

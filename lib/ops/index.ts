@@ -2,3 +2,4 @@
 export * from './linear'
 export * from './activation'
 export * from './softmax'
+export * from './elementwise'

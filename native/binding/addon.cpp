@@ -8,6 +8,7 @@ void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
 void InitActivation(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
+void InitElementwise(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -18,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLinear(env, exports);
   InitActivation(env, exports);
   InitSoftmax(env, exports);
+  InitElementwise(env, exports);
   return exports;
 }
 }  // namespace
