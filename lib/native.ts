@@ -72,11 +72,42 @@ export interface NativeBinding {
     outDa: Float32Array | null, outDb: Float32Array | null): RawBinaryGrads
   mulBackwardAsync(dy: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array,
     bShape: readonly number[], outDa: Float32Array | null, outDb: Float32Array | null): Promise<RawBinaryGrads>
+
+  // norm (lib/ops/norm.ts); batchNorm2d updates runningMean / runningVar in place in training
+  layerNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, rows: number, D: number, eps: number): F32
+  layerNormAsync(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, rows: number, D: number,
+    eps: number): Promise<F32>
+  layerNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
+    outDbias: F32 | null, rows: number, D: number, eps: number): RawNormGrads
+  layerNormBackwardAsync(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
+    outDbias: F32 | null, rows: number, D: number, eps: number): Promise<RawNormGrads>
+  batchNorm2d(x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null, bias: F32 | null,
+    out: F32 | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): F32
+  batchNorm2dAsync(x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null, bias: F32 | null,
+    out: F32 | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): Promise<F32>
+  batchNorm2dBackward(dy: F32, x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null,
+    outDx: F32 | null, outDweight: F32 | null, outDbias: F32 | null, N: number, C: number, S: number,
+    training: boolean, eps: number): RawNormGrads
+  batchNorm2dBackwardAsync(dy: F32, x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null,
+    outDx: F32 | null, outDweight: F32 | null, outDbias: F32 | null, N: number, C: number, S: number,
+    training: boolean, eps: number): Promise<RawNormGrads>
+  groupNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, N: number, C: number, S: number,
+    G: number, eps: number): F32
+  groupNormAsync(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, N: number, C: number, S: number,
+    G: number, eps: number): Promise<F32>
+  groupNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
+    outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): RawNormGrads
+  groupNormBackwardAsync(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
+    outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): Promise<RawNormGrads>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 
 export interface RawBinaryGrads { da: Float32Array, db: Float32Array }
+
+export interface RawNormGrads { dx: Float32Array, dweight: Float32Array, dbias: Float32Array }
+
+type F32 = Float32Array
 
 export interface PoolStats {
   /** Bytes of results handed out and not yet collected (by size class). */

@@ -9,6 +9,7 @@ void InitLinear(Napi::Env env, Napi::Object exports);
 void InitActivation(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
+void InitNorm(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -20,6 +21,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitActivation(env, exports);
   InitSoftmax(env, exports);
   InitElementwise(env, exports);
+  InitNorm(env, exports);
   return exports;
 }
 }  // namespace

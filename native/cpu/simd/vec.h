@@ -11,6 +11,7 @@
 //  - vmax(a, b) / vmin(a, b) return b when either is NaN (the x86 rule): write
 //    vmax(bound, x) to let a NaN in x through, vmax(x, bound) to replace it;
 //  - vload_n / vstore_n touch only the first n lanes' memory (never past the end);
+//    vfirst(n) is the mask of those lanes;
 //  - vhsum / vhmax reduce the lanes in one fixed order;
 //  - vldexp(p, n) = p·2ⁿ rounded once, for integral n in [-152, 128].
 // Results may differ in the last bit between levels (FMA against multiply-then-add), never
@@ -43,6 +44,7 @@ using Vm = __mmask16;
 inline Vm lanes_below(int64_t n) {
   return n >= kN ? static_cast<Vm>(0xFFFF) : static_cast<Vm>((1u << (n > 0 ? n : 0)) - 1u);
 }
+inline Vm vfirst(int64_t n) { return lanes_below(n); }  // lanes [0, n)
 inline Vf vzero() { return _mm512_setzero_ps(); }
 inline Vf vset1(float a) { return _mm512_set1_ps(a); }
 inline Vf vload(const float* p) { return _mm512_loadu_ps(p); }
@@ -108,6 +110,7 @@ inline __m256i lanes_below(int64_t n) {
   const int k = n >= kN ? kN : (n > 0 ? static_cast<int>(n) : 0);
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+inline Vm vfirst(int64_t n) { return _mm256_castsi256_ps(lanes_below(n)); }
 inline Vf vzero() { return _mm256_setzero_ps(); }
 inline Vf vset1(float a) { return _mm256_set1_ps(a); }
 inline Vf vload(const float* p) { return _mm256_loadu_ps(p); }
@@ -211,6 +214,7 @@ inline float max1(float a, float b) { return a > b ? a : b; }  // b when unorder
 inline float min1(float a, float b) { return a < b ? a : b; }
 inline float pow2i(int k) { return float_of(static_cast<uint32_t>(k + 127) << 23); }
 
+inline Vm vfirst(int64_t n) { FOVEAL_MASK_MAP(i < n); }
 inline Vf vzero() { FOVEAL_VEC_MAP(0.f); }
 inline Vf vset1(float a) { FOVEAL_VEC_MAP(a); }
 inline Vf vload(const float* p) { FOVEAL_VEC_MAP(p[i]); }
