@@ -99,6 +99,20 @@ export interface NativeBinding {
     outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): RawNormGrads
   groupNormBackwardAsync(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
     outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): Promise<RawNormGrads>
+
+  // loss (lib/ops/loss.ts); reduction: 0 none, 1 mean, 2 sum
+  crossEntropy(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
+    smoothing: number, ignoreIndex: number): F32
+  crossEntropyAsync(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
+    smoothing: number, ignoreIndex: number): Promise<F32>
+  crossEntropyBackward(dy: F32, logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number,
+    reduction: number, smoothing: number, ignoreIndex: number): F32
+  crossEntropyBackwardAsync(dy: F32, logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number,
+    reduction: number, smoothing: number, ignoreIndex: number): Promise<F32>
+  mse(pred: F32, target: F32, out: F32 | null, reduction: number): F32
+  mseAsync(pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
+  mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
+  mseBackwardAsync(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }

@@ -10,6 +10,7 @@ void InitActivation(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
+void InitLoss(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -22,6 +23,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSoftmax(env, exports);
   InitElementwise(env, exports);
   InitNorm(env, exports);
+  InitLoss(env, exports);
   return exports;
 }
 }  // namespace
