@@ -113,6 +113,12 @@ export interface NativeBinding {
   mseAsync(pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
   mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
   mseBackwardAsync(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
+
+  // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
+  dropout(x: F32, out: F32 | null, p: number, seed: number): F32
+  dropoutAsync(x: F32, out: F32 | null, p: number, seed: number): Promise<F32>
+  dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
+  dropoutBackwardAsync(dy: F32, out: F32 | null, p: number, seed: number): Promise<F32>
 }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }

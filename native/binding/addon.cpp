@@ -11,6 +11,7 @@ void InitSoftmax(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
 void InitLoss(Napi::Env env, Napi::Object exports);
+void InitDropout(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -24,6 +25,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitElementwise(env, exports);
   InitNorm(env, exports);
   InitLoss(env, exports);
+  InitDropout(env, exports);
   return exports;
 }
 }  // namespace
