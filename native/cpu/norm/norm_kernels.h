@@ -198,16 +198,21 @@ void layer_norm_backward(const LayerNormBackwardParams& p) {
         const double rstd = s.rstd;
         const float c1 = static_cast<float>(rstd * sg / D);
         const float c2 = static_cast<float>(rstd * rstd * rstd * sgx / D);
-        dx_row(dy, x, p.dx + r * D, D, p.weight, s.rstd, c1, c2, s.mean);
-        // dweight += dy·x̂, dbias += dy (the first row of a block initialises)
+        // One pass: dx, and dweight += dy·x̂, dbias += dy (the first row of a block
+        // initialises its partials).
         const MeanV mv = vmean(s.mean);
-        const Vf rv = vset1(s.rstd);
+        const Vf rv = vset1(s.rstd), c1v = vset1(c1), c2v = vset1(c2);
         const bool first = r == b * kRowBlock;
+        float* dx = p.dx + r * D;
         for (int64_t i = 0; i < D; i += kN) {
-          const Vf g = ld(dy + i, D - i);
-          const Vf xh = vmul(centre(ld(x + i, D - i), mv), rv);
-          st(pw + i, first ? vmul(g, xh) : vfmadd(g, xh, ld(pw + i, D - i)), D - i);
-          st(pb + i, first ? g : vadd(g, ld(pb + i, D - i)), D - i);
+          const int64_t left = D - i;
+          const Vf g = ld(dy + i, left);
+          const Vf xc = centre(ld(x + i, left), mv);
+          const Vf gw = p.weight ? vmul(g, ld(p.weight + i, left)) : g;
+          st(dx + i, vfnmadd(xc, c2v, vfmsub(gw, rv, c1v)), left);
+          const Vf xh = vmul(xc, rv);
+          st(pw + i, first ? vmul(g, xh) : vfmadd(g, xh, ld(pw + i, left)), left);
+          st(pb + i, first ? g : vadd(g, ld(pb + i, left)), left);
         }
       }
     }

@@ -14,6 +14,11 @@ namespace {
 template <class F>
 inline void map1(const float* __restrict x, float* __restrict y, int64_t n, F f) {
   int64_t i = 0;
+  for (; i + 2 * kN <= n; i += 2 * kN) {
+    const Vf a = f(vload(x + i)), b = f(vload(x + i + kN));
+    vstore(y + i, a);
+    vstore(y + i + kN, b);
+  }
   for (; i + kN <= n; i += kN) vstore(y + i, f(vload(x + i)));
   if (i < n) vstore_n(y + i, f(vload_n(x + i, n - i, 0.f)), n - i);
 }
@@ -22,6 +27,11 @@ inline void map1(const float* __restrict x, float* __restrict y, int64_t n, F f)
 template <class F>
 inline void map2(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t n, F f) {
   int64_t i = 0;
+  for (; i + 2 * kN <= n; i += 2 * kN) {
+    const Vf u = f(vload(a + i), vload(b + i)), v = f(vload(a + i + kN), vload(b + i + kN));
+    vstore(y + i, u);
+    vstore(y + i + kN, v);
+  }
   for (; i + kN <= n; i += kN) vstore(y + i, f(vload(a + i), vload(b + i)));
   if (i < n) vstore_n(y + i, f(vload_n(a + i, n - i, 0.f), vload_n(b + i, n - i, 0.f)), n - i);
 }
