@@ -38,13 +38,16 @@ class Report {
   /**
    * Adds a row: `group` names the shape ("q=[1,8,2048,64] causal fwd"), `impl` who ran it
    * ("foveal", "foveal out", "onnxruntime-node", ...), `flop` the work. A row with
-   * `error` records a peer that could not run the case.
+   * `error` records a peer that could not run the case. `bytes` (optional) is the memory
+   * the op must move at least (inputs read + outputs written), for memory-bound ops: the
+   * row then also reports GB/s.
    */
-  add ({ suite, group, impl, flop, ms, error, note, threads }) {
+  add ({ suite, group, impl, flop, ms, error, note, threads, bytes }) {
     const gflops = ms ? flop / ms / 1e6 : undefined
+    const gbps = ms && bytes ? bytes / ms / 1e6 : undefined
     const peak = this.peakFor(threads ?? this.threads)
     this.rows.push({
-      suite, group, impl, ms, gflops, note, error, threads: threads ?? this.threads,
+      suite, group, impl, ms, gflops, gbps, note, error, threads: threads ?? this.threads,
       pctPeak: gflops && peak ? (100 * gflops) / peak : undefined
     })
   }
@@ -73,6 +76,7 @@ class Report {
       ['median ms', (r) => (r.ms !== undefined ? r.ms.toFixed(3) : '-')],
       ['GFLOP/s', (r) => (r.gflops !== undefined ? r.gflops.toFixed(1) : '-')],
       ['% peak', (r) => (r.pctPeak !== undefined ? r.pctPeak.toFixed(1) : '-')],
+      ['GB/s', (r) => (r.gbps !== undefined ? r.gbps.toFixed(1) : '-')],
       ['foveal ×', (r) => (r.fovealSpeedup !== undefined ? r.fovealSpeedup.toFixed(2) : '')],
       ['note', (r) => r.error || r.note || '']
     ]
