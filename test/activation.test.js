@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const ref = require('./reference/activation')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical, assertUlps, numericGrad, dot, f32Ulp } = require('./helpers/check')
 
@@ -166,39 +167,22 @@ test('activation Async twins equal the sync results bit for bit', async (t) => {
 
 test('activations are bit-identical across runs and thread counts', (t) => {
   const x = rand([513, 1031], 9, -10, 10); const dy = rand([513, 1031], 10)
-  const before = fv.getNumThreads()
-  const run = () => [fv.ops.relu(x), fv.ops.gelu(x), fv.ops.gelu(x, { approximate: 'tanh' }), fv.ops.sigmoid(x), fv.ops.tanh(x),
-    fv.ops.geluBackward(dy, x), fv.ops.sigmoidBackward(dy, x), fv.ops.tanhBackward(dy, x), fv.ops.reluBackward(dy, x)]
-  try {
-    const a = run(); const b = run()
-    a.forEach((r, i) => assertBitIdentical(t, r.data, b[i].data, `two runs, result ${i}`))
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `${n} thread(s), result ${i}`))
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
+  assertDeterministic(t, () => [fv.ops.relu(x), fv.ops.gelu(x), fv.ops.gelu(x, { approximate: 'tanh' }), fv.ops.sigmoid(x),
+    fv.ops.tanh(x), fv.ops.geluBackward(dy, x), fv.ops.sigmoidBackward(dy, x), fv.ops.tanhBackward(dy, x), fv.ops.reluBackward(dy, x)])
 })
 
 test('every ISA variant this CPU supports matches the reference', (t) => {
   const x = rand([37, 29], 3, -12, 12)
   const dy = rand([37, 29], 4)
-  const supported = fv.info().isa.supported
-  t.true(supported.includes('generic'))
-  try {
-    for (const isa of supported) {
-      fv.setIsa(isa)
-      t.is(fv.info().isa.active, isa)
-      for (const op of OPS) checkForward(t, op, x.data, op.call(x).data, `${isa} ${op.name}`)
-      assertClose(t, fv.ops.geluBackward(dy, x).data, ref.activationBackward('gelu', dy.data, x.data),
-        { rtol: 2e-6, atol: 1e-7, label: `${isa} geluBackward` })
-      assertClose(t, fv.ops.geluBackward(dy, x, { approximate: 'tanh' }).data, ref.activationBackward('geluTanh', dy.data, x.data),
-        { rtol: 2e-6, atol: 1e-7, label: `${isa} geluBackward tanh` })
-    }
-  } finally {
-    fv.setIsa('auto')
-  }
+  t.true(fv.info().isa.supported.includes('generic'))
+  forEachIsa((isa) => {
+    t.is(fv.info().isa.active, isa)
+    for (const op of OPS) checkForward(t, op, x.data, op.call(x).data, `${isa} ${op.name}`)
+    assertClose(t, fv.ops.geluBackward(dy, x).data, ref.activationBackward('gelu', dy.data, x.data),
+      { rtol: 2e-6, atol: 1e-7, label: `${isa} geluBackward` })
+    assertClose(t, fv.ops.geluBackward(dy, x, { approximate: 'tanh' }).data, ref.activationBackward('geluTanh', dy.data, x.data),
+      { rtol: 2e-6, atol: 1e-7, label: `${isa} geluBackward tanh` })
+  })
 })
 
 test('activations reject bad input with TypeError / RangeError naming the op and argument', (t) => {

@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const { philox4x32, dropoutMask } = require('./reference/random')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand } = require('./helpers/random')
 const { assertBitIdentical } = require('./helpers/check')
 
@@ -72,23 +73,10 @@ test('different seeds give different masks; the same seed the same mask', (t) =>
 test('dropout is bit-identical across thread counts and ISA variants', async (t) => {
   const x = rand([3, 333333], 5)
   const ref = fv.ops.dropout(x, { p: 0.3, seed: 77 })
-  const before = fv.getNumThreads()
-  try {
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      assertBitIdentical(t, fv.ops.dropout(x, { p: 0.3, seed: 77 }).data, ref.data, `${n} thread(s)`)
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
-  try {
-    for (const isa of fv.info().isa.supported) {
-      fv.setIsa(isa)
-      assertBitIdentical(t, fv.ops.dropout(x, { p: 0.3, seed: 77 }).data, ref.data, isa)
-    }
-  } finally {
-    fv.setIsa('auto')
-  }
+  assertDeterministic(t, () => [fv.ops.dropout(x, { p: 0.3, seed: 77 }), fv.ops.dropoutBackward(x, { p: 0.3, seed: 77 })])
+  forEachIsa((isa) => {
+    assertBitIdentical(t, fv.ops.dropout(x, { p: 0.3, seed: 77 }).data, ref.data, isa)
+  })
   assertBitIdentical(t, (await fv.ops.dropoutAsync(x, { p: 0.3, seed: 77 })).data, ref.data, 'Async')
   assertBitIdentical(t, (await fv.ops.dropoutBackwardAsync(x, { p: 0.3, seed: 77 })).data, ref.data, 'backward Async')
 })

@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const ref = require('./reference/elementwise')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand, rng } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
 
@@ -120,31 +121,16 @@ test('broadcast reductions are bit-identical across runs and thread counts', (t)
     const sc = fv.ops.addBackward(dh, h.shape, [1])
     return [fv.ops.mul(x, gc), fv.ops.mul(x, gs), c.da, c.db, s.da, s.db, bb.db, sc.db]
   }
-  const before = fv.getNumThreads()
-  try {
-    const a = run()
-    run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `two runs, result ${i}`))
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `${n} thread(s), result ${i}`))
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
+  assertDeterministic(t, run)
 })
 
 test('every ISA variant this CPU supports matches the reference', (t) => {
-  try {
-    for (const isa of fv.info().isa.supported) {
-      fv.setIsa(isa)
-      for (const [as, bs] of [[[3, 37, 5], [3, 1, 5]], [[2, 7, 33], [2, 7, 1]], [[70, 41], [41]]]) {
-        const a = rand(as, 1); const b = rand(bs, 2)
-        for (const op of ['add', 'mul']) { checkForward(t, op, a, b); checkBackward(t, op, a, b, 3) }
-      }
+  forEachIsa((isa) => {
+    for (const [as, bs] of [[[3, 37, 5], [3, 1, 5]], [[2, 7, 33], [2, 7, 1]], [[70, 41], [41]]]) {
+      const a = rand(as, 1); const b = rand(bs, 2)
+      for (const op of ['add', 'mul']) { checkForward(t, op, a, b); checkBackward(t, op, a, b, 3) }
     }
-  } finally {
-    fv.setIsa('auto')
-  }
+  })
 })
 
 test('add and mul reject bad input with TypeError / RangeError naming the op and argument', (t) => {

@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const ref = require('./reference/loss')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand, rng } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad } = require('./helpers/check')
 
@@ -134,33 +135,18 @@ test('losses are bit-identical across runs and thread counts', (t) => {
   const p = rand([3000001], 3); const q = rand([3000001], 4)
   const run = () => [fv.ops.crossEntropy(x, y), fv.ops.crossEntropy(x, y, { labelSmoothing: 0.1, reduction: 'sum' }),
     fv.ops.crossEntropyBackward(1, x, y, { labelSmoothing: 0.1 }), fv.ops.mse(p, q), fv.ops.mseBackward(1, p, q)]
-  const before = fv.getNumThreads()
-  try {
-    const a = run()
-    run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `two runs, result ${i}`))
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `${n} thread(s), result ${i}`))
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
+  assertDeterministic(t, run)
 })
 
 test('every ISA variant this CPU supports matches the reference', (t) => {
   const x = rand([37, 45], 1, -6, 6); const y = labelsFor(37, 45, 2, 5); const q = rand([37, 45], 3)
   const opts = { labelSmoothing: 0.05, reduction: 'none' }
-  try {
-    for (const isa of fv.info().isa.supported) {
-      fv.setIsa(isa)
-      assertClose(t, fv.ops.crossEntropy(x, y, opts).data, ref.crossEntropy(x.data, y, 37, 45, opts), { ...L_TOL, label: `${isa} crossEntropy` })
-      const dy = rand([37], 4)
-      assertClose(t, fv.ops.crossEntropyBackward(dy, x, y, opts).data, ref.crossEntropyBackward(dy.data, x.data, y, 37, 45, opts), { ...G_TOL, label: `${isa} crossEntropyBackward` })
-      assertClose(t, fv.ops.mse(x, q).data, ref.mse(x.data, q.data), { rtol: 1e-6, label: `${isa} mse` })
-    }
-  } finally {
-    fv.setIsa('auto')
-  }
+  forEachIsa((isa) => {
+    assertClose(t, fv.ops.crossEntropy(x, y, opts).data, ref.crossEntropy(x.data, y, 37, 45, opts), { ...L_TOL, label: `${isa} crossEntropy` })
+    const dy = rand([37], 4)
+    assertClose(t, fv.ops.crossEntropyBackward(dy, x, y, opts).data, ref.crossEntropyBackward(dy.data, x.data, y, 37, 45, opts), { ...G_TOL, label: `${isa} crossEntropyBackward` })
+    assertClose(t, fv.ops.mse(x, q).data, ref.mse(x.data, q.data), { rtol: 1e-6, label: `${isa} mse` })
+  })
 })
 
 test('losses reject bad input with TypeError / RangeError naming the op and argument', (t) => {

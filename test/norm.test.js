@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const ref = require('./reference/norm')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
 
@@ -196,35 +197,20 @@ test('norms are bit-identical across runs and thread counts', (t) => {
     r.push(fv.ops.layerNorm(h, [257], hw, hw), lg.dx, lg.dweight, lg.dbias)
     return r
   }
-  const before = fv.getNumThreads()
-  try {
-    const a = run()
-    run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `two runs, result ${i}`))
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `${n} thread(s), result ${i}`))
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
+  assertDeterministic(t, run)
 })
 
 test('every ISA variant this CPU supports matches the reference', (t) => {
   const s = bnSetup([3, 5, 7, 3], 100); const dy = rand([3, 5, 7, 3], 101)
-  try {
-    for (const isa of fv.info().isa.supported) {
-      fv.setIsa(isa)
-      const r = ref.batchNormBackward(dy.data, s.x.data, 3, 5, 21, null, null, s.w.data, { training: true })
-      assertClose(t, fv.ops.batchNorm2dBackward(dy, s.x, null, null, s.w, { training: true }).dx.data, r.dx, { ...G_TOL, label: `${isa} batchNorm dx` })
-      assertClose(t, fv.ops.groupNorm(s.x, 5, s.w, s.b).data, ref.groupNorm(s.x.data, 3, 5, 21, 5, s.w.data, s.b.data), { ...Y_TOL, label: `${isa} groupNorm` })
-      const lr = ref.layerNormBackward(dy.data, s.x.data, 15, 21, null)
-      const lg = fv.ops.layerNormBackward(dy, s.x, [7, 3])
-      assertClose(t, lg.dx.data, lr.dx, { ...G_TOL, label: `${isa} layerNorm dx` })
-      assertClose(t, lg.dweight.data, lr.dweight, { ...G_TOL, label: `${isa} layerNorm dweight` })
-    }
-  } finally {
-    fv.setIsa('auto')
-  }
+  forEachIsa((isa) => {
+    const r = ref.batchNormBackward(dy.data, s.x.data, 3, 5, 21, null, null, s.w.data, { training: true })
+    assertClose(t, fv.ops.batchNorm2dBackward(dy, s.x, null, null, s.w, { training: true }).dx.data, r.dx, { ...G_TOL, label: `${isa} batchNorm dx` })
+    assertClose(t, fv.ops.groupNorm(s.x, 5, s.w, s.b).data, ref.groupNorm(s.x.data, 3, 5, 21, 5, s.w.data, s.b.data), { ...Y_TOL, label: `${isa} groupNorm` })
+    const lr = ref.layerNormBackward(dy.data, s.x.data, 15, 21, null)
+    const lg = fv.ops.layerNormBackward(dy, s.x, [7, 3])
+    assertClose(t, lg.dx.data, lr.dx, { ...G_TOL, label: `${isa} layerNorm dx` })
+    assertClose(t, lg.dweight.data, lr.dweight, { ...G_TOL, label: `${isa} layerNorm dweight` })
+  })
 })
 
 test('norms reject bad input with TypeError / RangeError naming the op and argument', (t) => {

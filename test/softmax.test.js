@@ -2,6 +2,7 @@
 const test = require('ava')
 const fv = require('./helpers/fv')
 const ref = require('./reference/softmax')
+const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
 
@@ -124,37 +125,22 @@ test('softmax is bit-identical across runs and thread counts', (t) => {
     const y = fv.ops[op](x); const y3 = fv.ops[op](x3, 1)
     return [y, fv.ops[op + 'Backward'](dy, y), y3, fv.ops[op + 'Backward'](dy3, y3, 1)]
   })
-  const before = fv.getNumThreads()
-  try {
-    const a = run()
-    run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `two runs, result ${i}`))
-    for (const n of [1, 3]) {
-      fv.setNumThreads(n)
-      run().forEach((r, i) => assertBitIdentical(t, r.data, a[i].data, `${n} thread(s), result ${i}`))
-    }
-  } finally {
-    fv.setNumThreads(before)
-  }
+  assertDeterministic(t, run)
 })
 
 test('every ISA variant this CPU supports matches the reference', (t) => {
   const c = [{ shape: [9, 45], axis: -1 }, { shape: [3, 45, 21], axis: 1 }]
-  try {
-    for (const isa of fv.info().isa.supported) {
-      fv.setIsa(isa)
-      for (const { shape, axis } of c) {
-        const x = rand(shape, 3, -9, 9); const dy = rand(shape, 4)
-        for (const op of ['softmax', 'logSoftmax']) {
-          const y = fv.ops[op](x, axis)
-          checkForward(t, op, y.data, x.data, view(shape, axis), `${isa} ${op}`)
-          assertClose(t, fv.ops[op + 'Backward'](dy, y, axis).data, ref.softmaxBackward(dy.data, y.data, ...view(shape, axis), op === 'logSoftmax'),
-            { rtol: 1e-5, atol: 1e-6, label: `${isa} ${op}Backward` })
-        }
+  forEachIsa((isa) => {
+    for (const { shape, axis } of c) {
+      const x = rand(shape, 3, -9, 9); const dy = rand(shape, 4)
+      for (const op of ['softmax', 'logSoftmax']) {
+        const y = fv.ops[op](x, axis)
+        checkForward(t, op, y.data, x.data, view(shape, axis), `${isa} ${op}`)
+        assertClose(t, fv.ops[op + 'Backward'](dy, y, axis).data, ref.softmaxBackward(dy.data, y.data, ...view(shape, axis), op === 'logSoftmax'),
+          { rtol: 1e-5, atol: 1e-6, label: `${isa} ${op}Backward` })
       }
     }
-  } finally {
-    fv.setIsa('auto')
-  }
+  })
 })
 
 test('softmax rejects bad input with TypeError / RangeError naming the op and argument', (t) => {

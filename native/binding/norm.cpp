@@ -27,13 +27,30 @@ void optional_length(Args& a, const F32& f, int64_t n) {
   if (f.present) a.expect_length(f, n);
 }
 
-Napi::Value grads(Napi::Env env, Output& dx, Output& dw, Output& db) {
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("dx", dx.to_js(env));
-  r.Set("dweight", dw.to_js(env));
-  r.Set("dbias", db.to_js(env));
-  return r;
-}
+// The results of every norm backward: dx (like x), dweight and dbias (`params` each),
+// bound from the out arguments at first, first+1, first+2.
+struct Grads {
+  Output dx, dw, db;
+
+  void bind(Args& a, size_t first, int64_t n, int64_t params, std::initializer_list<const F32*> inputs) {
+    dx.bind(a, first, "out.dx", n, inputs);
+    dw.bind(a, first + 1, "out.dweight", params, inputs);
+    db.bind(a, first + 2, "out.dbias", params, inputs);
+  }
+  template <class P>
+  void into(P* p) {
+    p->dx = dx.data();
+    p->dweight = dw.data();
+    p->dbias = db.data();
+  }
+  Napi::Value to_js(Napi::Env env) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("dx", dx.to_js(env));
+    r.Set("dweight", dw.to_js(env));
+    r.Set("dbias", db.to_js(env));
+    return r;
+  }
+};
 
 class LayerNormOp {
  public:
@@ -81,24 +98,20 @@ class LayerNormBackwardOp {
     a.expect_length(dy, n);
     a.expect_length(x, n);
     optional_length(a, w, p_.D);
-    dx_.bind(a, 3, "out.dx", n, {&dy, &x, &w});
-    dw_.bind(a, 4, "out.dweight", p_.D, {&dy, &x, &w});
-    db_.bind(a, 5, "out.dbias", p_.D, {&dy, &x, &w});
+    g_.bind(a, 3, n, p_.D, {&dy, &x, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.weight = w.present ? w.data : nullptr;
   }
   void run() {
-    p_.dx = dx_.data();
-    p_.dweight = dw_.data();
-    p_.dbias = db_.data();
+    g_.into(&p_);
     cpu::layer_norm_backward(p_);
   }
-  Napi::Value result(Napi::Env env) { return grads(env, dx_, dw_, db_); }
+  Napi::Value result(Napi::Env env) { return g_.to_js(env); }
 
  private:
   cpu::LayerNormBackwardParams p_{};
-  Output dx_, dw_, db_;
+  Grads g_;
 };
 
 // N, C, S at i..i+2; returns N·C·S.
@@ -174,9 +187,7 @@ class BatchNormBackwardOp {
     optional_length(a, rm, p_.C);
     optional_length(a, rv, p_.C);
     optional_length(a, w, p_.C);
-    dx_.bind(a, 5, "out.dx", n, {&dy, &x, &rm, &rv, &w});
-    dw_.bind(a, 6, "out.dweight", p_.C, {&dy, &x, &rm, &rv, &w});
-    db_.bind(a, 7, "out.dbias", p_.C, {&dy, &x, &rm, &rv, &w});
+    g_.bind(a, 5, n, p_.C, {&dy, &x, &rm, &rv, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.running_mean = rm.present ? rm.data : nullptr;
@@ -184,16 +195,14 @@ class BatchNormBackwardOp {
     p_.weight = w.present ? w.data : nullptr;
   }
   void run() {
-    p_.dx = dx_.data();
-    p_.dweight = dw_.data();
-    p_.dbias = db_.data();
+    g_.into(&p_);
     cpu::batch_norm_backward(p_);
   }
-  Napi::Value result(Napi::Env env) { return grads(env, dx_, dw_, db_); }
+  Napi::Value result(Napi::Env env) { return g_.to_js(env); }
 
  private:
   cpu::BatchNormBackwardParams p_{};
-  Output dx_, dw_, db_;
+  Grads g_;
 };
 
 int64_t groups_arg(Args& a, size_t i, int64_t C) {
@@ -246,24 +255,20 @@ class GroupNormBackwardOp {
     a.expect_length(dy, n);
     a.expect_length(x, n);
     optional_length(a, w, p_.C);
-    dx_.bind(a, 3, "out.dx", n, {&dy, &x, &w});
-    dw_.bind(a, 4, "out.dweight", p_.C, {&dy, &x, &w});
-    db_.bind(a, 5, "out.dbias", p_.C, {&dy, &x, &w});
+    g_.bind(a, 3, n, p_.C, {&dy, &x, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.weight = w.present ? w.data : nullptr;
   }
   void run() {
-    p_.dx = dx_.data();
-    p_.dweight = dw_.data();
-    p_.dbias = db_.data();
+    g_.into(&p_);
     cpu::group_norm_backward(p_);
   }
-  Napi::Value result(Napi::Env env) { return grads(env, dx_, dw_, db_); }
+  Napi::Value result(Napi::Env env) { return g_.to_js(env); }
 
  private:
   cpu::GroupNormBackwardParams p_{};
-  Output dx_, dw_, db_;
+  Grads g_;
 };
 
 }  // namespace

@@ -1,31 +1,19 @@
 // activation: the generic variant and the dispatch to the best one.
 #include "cpu/activation/activation.h"
 
-#include "core/dispatch.h"
-#include "core/parallel.h"
+#include "cpu/simd/kernel_table.h"
 
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/activation/activation_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
+#define FOVEAL_VARIANT_HEADER "cpu/activation/activation.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/activation/activation_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
 namespace {
 
-using ForwardFn = void (*)(const ActivationParams&);
-using BackwardFn = void (*)(const ActivationBackwardParams&);
-
-const Kernel<ForwardFn> kForward{"activation_forward", generic::activation_forward,
-                                 FOVEAL_IF_X86(avx2::activation_forward),
-                                 FOVEAL_IF_X86(avx512::activation_forward)};
-FOVEAL_REGISTER_KERNEL(kForward);
-
-const Kernel<BackwardFn> kBackward{"activation_backward", generic::activation_backward,
-                                   FOVEAL_IF_X86(avx2::activation_backward),
-                                   FOVEAL_IF_X86(avx512::activation_backward)};
-FOVEAL_REGISTER_KERNEL(kBackward);
+FOVEAL_KERNEL_TABLE(kForward, activation_forward);
+FOVEAL_KERNEL_TABLE(kBackward, activation_backward);
 
 }  // namespace
 

@@ -1,21 +1,5 @@
-// activation: the AVX512 variant (see core/isa.h for the rules of variant files).
-#include "core/isa.h"
-#if FOVEAL_X86
-#include "cpu/simd/intrin.h"
-
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-
-#include "core/parallel.h"
-#include "cpu/activation/activation.h"
-
-FOVEAL_TARGET_AVX512_BEGIN
-#define FOVEAL_ISA_NS avx512
-#define FOVEAL_VEC_LEVEL 3
-#include "cpu/activation/activation_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
-FOVEAL_TARGET_END
-#endif
+// activation: the AVX-512 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
+#define FOVEAL_VARIANT_HEADER "cpu/activation/activation.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/activation/activation_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 3
+#include "cpu/simd/variant.h"

@@ -1,24 +1,18 @@
 // dropout: the generic variant and the dispatch to the best one.
 #include "cpu/dropout/dropout.h"
 
-#include "core/dispatch.h"
-#include "core/parallel.h"
-#include "core/rng.h"
+#include "cpu/simd/kernel_table.h"
 
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/dropout/dropout_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
+#define FOVEAL_VARIANT_HEADER "cpu/dropout/dropout.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/dropout/dropout_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
 namespace {
 
-const Kernel<void (*)(const DropoutParams&)> kApply{"dropout_apply", generic::dropout_apply,
-                                                    FOVEAL_IF_X86(avx2::dropout_apply),
-                                                    FOVEAL_IF_X86(avx512::dropout_apply)};
-FOVEAL_REGISTER_KERNEL(kApply);
+FOVEAL_KERNEL_TABLE(kApply, dropout_apply);
 
 }  // namespace
 

@@ -1,15 +1,12 @@
 // elementwise: the broadcast planner, the generic variant and the dispatch to the best one.
 #include "cpu/elementwise/elementwise.h"
 
-#include "core/dispatch.h"
-#include "core/memory.h"
-#include "core/parallel.h"
+#include "cpu/simd/kernel_table.h"
 
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/elementwise/elementwise_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
+#define FOVEAL_VARIANT_HEADER "cpu/elementwise/elementwise.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/elementwise/elementwise_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
@@ -60,16 +57,8 @@ bool broadcast_view(const int64_t* ashape, int arank, const int64_t* bshape, int
 
 namespace {
 
-using ForwardFn = void (*)(const BinaryParams&);
-using BackwardFn = void (*)(const BinaryBackwardParams&);
-
-const Kernel<ForwardFn> kForward{"binary_forward", generic::binary_forward, FOVEAL_IF_X86(avx2::binary_forward),
-                                 FOVEAL_IF_X86(avx512::binary_forward)};
-FOVEAL_REGISTER_KERNEL(kForward);
-
-const Kernel<BackwardFn> kBackward{"binary_backward", generic::binary_backward,
-                                   FOVEAL_IF_X86(avx2::binary_backward), FOVEAL_IF_X86(avx512::binary_backward)};
-FOVEAL_REGISTER_KERNEL(kBackward);
+FOVEAL_KERNEL_TABLE(kForward, binary_forward);
+FOVEAL_KERNEL_TABLE(kBackward, binary_backward);
 
 }  // namespace
 

@@ -1,22 +1,5 @@
-// elementwise: the AVX512 variant (see core/isa.h for the rules of variant files).
-#include "core/isa.h"
-#if FOVEAL_X86
-#include "cpu/simd/intrin.h"
-
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-
-#include "core/memory.h"
-#include "core/parallel.h"
-#include "cpu/elementwise/elementwise.h"
-
-FOVEAL_TARGET_AVX512_BEGIN
-#define FOVEAL_ISA_NS avx512
-#define FOVEAL_VEC_LEVEL 3
-#include "cpu/elementwise/elementwise_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
-FOVEAL_TARGET_END
-#endif
+// elementwise: the AVX-512 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
+#define FOVEAL_VARIANT_HEADER "cpu/elementwise/elementwise.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/elementwise/elementwise_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 3
+#include "cpu/simd/variant.h"

@@ -5,39 +5,22 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/dispatch.h"
 #include "core/memory.h"
-#include "core/parallel.h"
+#include "cpu/simd/kernel_table.h"
 
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/loss/loss_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
+#define FOVEAL_VARIANT_HEADER "cpu/loss/loss.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/loss/loss_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
 namespace {
 
-using CeForwardFn = void (*)(const CrossEntropyParams&, double*);
-using CeBackwardFn = void (*)(const CrossEntropyBackwardParams&, float);
-using MseForwardFn = void (*)(const MseParams&);
-using MseBackwardFn = void (*)(const MseBackwardParams&);
-
-const Kernel<CeForwardFn> kCeForward{"cross_entropy_forward", generic::cross_entropy_forward,
-                                     FOVEAL_IF_X86(avx2::cross_entropy_forward),
-                                     FOVEAL_IF_X86(avx512::cross_entropy_forward)};
-FOVEAL_REGISTER_KERNEL(kCeForward);
-const Kernel<CeBackwardFn> kCeBackward{"cross_entropy_backward", generic::cross_entropy_backward,
-                                       FOVEAL_IF_X86(avx2::cross_entropy_backward),
-                                       FOVEAL_IF_X86(avx512::cross_entropy_backward)};
-FOVEAL_REGISTER_KERNEL(kCeBackward);
-const Kernel<MseForwardFn> kMseForward{"mse_forward", generic::mse_forward, FOVEAL_IF_X86(avx2::mse_forward),
-                                       FOVEAL_IF_X86(avx512::mse_forward)};
-FOVEAL_REGISTER_KERNEL(kMseForward);
-const Kernel<MseBackwardFn> kMseBackward{"mse_backward", generic::mse_backward, FOVEAL_IF_X86(avx2::mse_backward),
-                                         FOVEAL_IF_X86(avx512::mse_backward)};
-FOVEAL_REGISTER_KERNEL(kMseBackward);
+FOVEAL_KERNEL_TABLE(kCeForward, cross_entropy_forward);
+FOVEAL_KERNEL_TABLE(kCeBackward, cross_entropy_backward);
+FOVEAL_KERNEL_TABLE(kMseForward, mse_forward);
+FOVEAL_KERNEL_TABLE(kMseBackward, mse_backward);
 
 // Throws for the first label outside [0, C) that is not the ignored one; returns how many
 // rows are counted (not ignored).

@@ -3,6 +3,7 @@
 #error "define FOVEAL_ISA_NS before including loss_kernels.h"
 #endif
 
+#include "cpu/simd/map.h"
 #include "cpu/simd/vmath.h"
 
 namespace foveal {
@@ -14,15 +15,6 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 // mse sums (p − t)² over fixed chunks of kChunk elements in float vectors; the chunk sums
 // are added in double in chunk order, whatever thread computed them.
 constexpr int64_t kChunk = 8192;
-
-inline float max_nan(const float* x, int64_t n) {
-  Vf a = vset1(-kInf);
-  for (int64_t i = 0; i < n; i += kN) {
-    const Vf v = n - i >= kN ? vload(x + i) : vload_n(x + i, n - i, -kInf);
-    a = vselect(visnan(a), a, vmax(a, v));  // keeps a NaN once seen
-  }
-  return many(visnan(a)) ? std::numeric_limits<float>::quiet_NaN() : vhmax(a);
-}
 
 // Σ e^{x−m} and Σ (m − x) over a row (both terms ≥ 0: no cancellation, even for 1e30).
 inline void exp_and_gap_sums(const float* x, int64_t n, float m, double* s, double* gap) {
@@ -42,7 +34,7 @@ inline void exp_and_gap_sums(const float* x, int64_t n, float m, double* s, doub
 // The loss of one row: (1−ε)·(lse − x_y) + ε·mean_c(lse − x_c), with lse − x_c written
 // as (m − x_c) + log Σ e^{x−m}, so huge logits never overflow or cancel.
 double row_loss(const float* x, int64_t C, int32_t y, float eps) {
-  const float m = max_nan(x, C);
+  const float m = row_max_nan(x, C);
   if (m != m) return std::numeric_limits<double>::quiet_NaN();
   if (m == -kInf) return std::numeric_limits<double>::infinity();  // no class has any mass
   double s, gap;
@@ -56,7 +48,7 @@ double row_loss(const float* x, int64_t C, int32_t y, float eps) {
 
 // dlogits of one row: g·(softmax − (1−ε)·onehot(y) − ε/C).
 void row_grad(const float* x, float* dx, int64_t C, int32_t y, float eps, float g) {
-  const float m = max_nan(x, C);
+  const float m = row_max_nan(x, C);
   if (m == -kInf) {
     for (int64_t i = 0; i < C; i += kN) vstore_n(dx + i, vzero(), C - i);
     return;

@@ -17,11 +17,6 @@ constexpr int64_t kChunk = 4096;
 // scratch), then the block partials in order.
 constexpr int64_t kRowBlock = 64;
 
-inline Vf ld(const float* p, int64_t left) { return left >= kN ? vload(p) : vload_n(p, left, 0.f); }
-inline void st(float* p, Vf v, int64_t left) {
-  if (left >= kN) vstore(p, v);
-  else vstore_n(p, v, left);
-}
 
 // Σ (x − pivot) over n ≤ kChunk elements. With the pivot an element of the data, the
 // terms are small when the mean is large against the spread, so the float sum keeps the
@@ -77,10 +72,10 @@ inline void chunk_dot2(const float* dy, const float* x, const float* w, int64_t 
   const MeanV mv = vmean(m);
   Vf a = vzero(), b = vzero();
   for (int64_t i = 0; i < n; i += kN) {
-    Vf g = ld(dy + i, n - i);
-    if (w) g = vmul(g, ld(w + i, n - i));
+    Vf g = vload_part(dy + i, n - i);
+    if (w) g = vmul(g, vload_part(w + i, n - i));
     a = vadd(a, g);
-    b = vfmadd(g, centre(ld(x + i, n - i), mv), b);  // padding: g = 0
+    b = vfmadd(g, centre(vload_part(x + i, n - i), mv), b);  // padding: g = 0
   }
   *sg = vhsum(a);
   *sgx = vhsum(b);
@@ -131,17 +126,17 @@ inline void affine_row(const float* x, float* y, int64_t n, Mean mean, float rst
   const MeanV mv = vmean(mean);
   const Vf rv = vset1(rstd);
   for (int64_t i = 0; i < n; i += kN) {
-    Vf v = vmul(centre(ld(x + i, n - i), mv), rv);
-    if (w && b) v = vfmadd(v, ld(w + i, n - i), ld(b + i, n - i));
-    else if (w) v = vmul(v, ld(w + i, n - i));
-    else if (b) v = vadd(v, ld(b + i, n - i));
-    st(y + i, v, n - i);
+    Vf v = vmul(centre(vload_part(x + i, n - i), mv), rv);
+    if (w && b) v = vfmadd(v, vload_part(w + i, n - i), vload_part(b + i, n - i));
+    else if (w) v = vmul(v, vload_part(w + i, n - i));
+    else if (b) v = vadd(v, vload_part(b + i, n - i));
+    vstore_part(y + i, v, n - i);
   }
 }
 inline void affine_row_scalar(const float* x, float* y, int64_t n, Mean mean, float scale, float shift) {
   const MeanV mv = vmean(mean);
   const Vf sv = vset1(scale), bv = vset1(shift);
-  for (int64_t i = 0; i < n; i += kN) st(y + i, vfmadd(centre(ld(x + i, n - i), mv), sv, bv), n - i);
+  for (int64_t i = 0; i < n; i += kN) vstore_part(y + i, vfmadd(centre(vload_part(x + i, n - i), mv), sv, bv), n - i);
 }
 
 // dx = a·dy − c1 − (x − mean)·c2 over n elements (the shared form of every norm's dx).
@@ -150,10 +145,10 @@ inline void dx_row(const float* dy, const float* x, float* dx, int64_t n, const 
   const Vf av = vset1(a), c1v = vset1(c1), c2v = vset1(c2);
   const MeanV mv = vmean(mean);
   for (int64_t i = 0; i < n; i += kN) {
-    Vf g = vmul(ld(dy + i, n - i), av);
-    if (wrow) g = vmul(g, ld(wrow + i, n - i));
-    const Vf r = vfnmadd(centre(ld(x + i, n - i), mv), c2v, vsub(g, c1v));
-    st(dx + i, r, n - i);
+    Vf g = vmul(vload_part(dy + i, n - i), av);
+    if (wrow) g = vmul(g, vload_part(wrow + i, n - i));
+    const Vf r = vfnmadd(centre(vload_part(x + i, n - i), mv), c2v, vsub(g, c1v));
+    vstore_part(dx + i, r, n - i);
   }
 }
 
@@ -206,13 +201,13 @@ void layer_norm_backward(const LayerNormBackwardParams& p) {
         float* dx = p.dx + r * D;
         for (int64_t i = 0; i < D; i += kN) {
           const int64_t left = D - i;
-          const Vf g = ld(dy + i, left);
-          const Vf xc = centre(ld(x + i, left), mv);
-          const Vf gw = p.weight ? vmul(g, ld(p.weight + i, left)) : g;
-          st(dx + i, vfnmadd(xc, c2v, vfmsub(gw, rv, c1v)), left);
+          const Vf g = vload_part(dy + i, left);
+          const Vf xc = centre(vload_part(x + i, left), mv);
+          const Vf gw = p.weight ? vmul(g, vload_part(p.weight + i, left)) : g;
+          vstore_part(dx + i, vfnmadd(xc, c2v, vfmsub(gw, rv, c1v)), left);
           const Vf xh = vmul(xc, rv);
-          st(pw + i, first ? vmul(g, xh) : vfmadd(g, xh, ld(pw + i, left)), left);
-          st(pb + i, first ? g : vadd(g, ld(pb + i, left)), left);
+          vstore_part(pw + i, first ? vmul(g, xh) : vfmadd(g, xh, vload_part(pw + i, left)), left);
+          vstore_part(pb + i, first ? g : vadd(g, vload_part(pb + i, left)), left);
         }
       }
     }
@@ -221,13 +216,13 @@ void layer_norm_backward(const LayerNormBackwardParams& p) {
     parallel_for(D, 4096, [&](int64_t d0, int64_t d1) {
       for (int64_t i = d0; i < d1; i += kN) {
         const int64_t left = d1 - i;
-        Vf w = ld(part + i, left), bb = ld(part + D + i, left);
+        Vf w = vload_part(part + i, left), bb = vload_part(part + D + i, left);
         for (int64_t b = 1; b < blocks; ++b) {
-          w = vadd(w, ld(part + b * 2 * D + i, left));
-          bb = vadd(bb, ld(part + b * 2 * D + D + i, left));
+          w = vadd(w, vload_part(part + b * 2 * D + i, left));
+          bb = vadd(bb, vload_part(part + b * 2 * D + D + i, left));
         }
-        st(p.dweight + i, w, left);
-        st(p.dbias + i, bb, left);
+        vstore_part(p.dweight + i, w, left);
+        vstore_part(p.dbias + i, bb, left);
       }
     });
   }

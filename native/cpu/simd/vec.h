@@ -289,6 +289,22 @@ inline float vhmax(Vf a) { return max1(max1(a.v[0], a.v[2]), max1(a.v[1], a.v[3]
 #undef FOVEAL_MASK_MAP
 #endif
 
+// ---------------------------------------------------------------- on every level
+
+// cnt ≥ kN elements: a full vector; fewer: the first cnt lanes, `fill` in the others.
+inline Vf vload_part(const float* p, int64_t cnt, float fill = 0.f) {
+  return cnt >= kN ? vload(p) : vload_n(p, cnt, fill);
+}
+inline void vstore_part(float* p, Vf v, int64_t cnt) {
+  if (cnt >= kN) vstore(p, v);
+  else vstore_n(p, v, cnt);
+}
+
+// A running max that keeps a NaN once it has seen one (vmax alone drops it at the next
+// comparison), and its horizontal reduction.
+inline Vf vmax_nan(Vf acc, Vf x) { return vselect(visnan(acc), acc, vmax(acc, x)); }
+inline float vhmax_nan(Vf acc) { return many(visnan(acc)) ? std::numeric_limits<float>::quiet_NaN() : vhmax(acc); }
+
 }  // namespace
 }  // namespace FOVEAL_ISA_NS
 }  // namespace cpu

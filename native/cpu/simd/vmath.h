@@ -91,7 +91,8 @@ inline Vf vexp_neg_half_sq(Vf x) {
 //           error 5e-10 on Φ).
 //  |x| > 1: Φ(−|x|) = E·S with E = e^{−x²/2} (vexp_neg_half_sq) and S = vncdf_mills(x),
 //           S(u) = Φ(−u)·e^{u²/2} ≈ t·R(t), t = 1/(1 + 0.375u) (0.375 is exact in binary;
-//           a degree-9 minimax polynomial, relative error 9e-9), and Φ(|x|) = 1 − Φ(−|x|).
+//           a degree-9 minimax polynomial, relative error 2e-9, 9e-9 with float
+//           coefficients), and Φ(|x|) = 1 − Φ(−|x|).
 // The lower tail is computed directly, never as 1 − something, so Φ(−10) ≈ 7.6e-24 is
 // right to a few ulp where 0.5·(1 + erf(x/√2)) would give 0.
 inline Vf vncdf_inner(Vf x) {

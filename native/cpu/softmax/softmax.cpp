@@ -1,31 +1,19 @@
 // softmax: the generic variant and the dispatch to the best one.
 #include "cpu/softmax/softmax.h"
 
-#include "core/dispatch.h"
-#include "core/parallel.h"
+#include "cpu/simd/kernel_table.h"
 
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/softmax/softmax_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
+#define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
 namespace {
 
-using ForwardFn = void (*)(const SoftmaxParams&);
-using BackwardFn = void (*)(const SoftmaxBackwardParams&);
-
-const Kernel<ForwardFn> kForward{"softmax_forward", generic::softmax_forward,
-                                 FOVEAL_IF_X86(avx2::softmax_forward),
-                                 FOVEAL_IF_X86(avx512::softmax_forward)};
-FOVEAL_REGISTER_KERNEL(kForward);
-
-const Kernel<BackwardFn> kBackward{"softmax_backward", generic::softmax_backward,
-                                   FOVEAL_IF_X86(avx2::softmax_backward),
-                                   FOVEAL_IF_X86(avx512::softmax_backward)};
-FOVEAL_REGISTER_KERNEL(kBackward);
+FOVEAL_KERNEL_TABLE(kForward, softmax_forward);
+FOVEAL_KERNEL_TABLE(kBackward, softmax_backward);
 
 }  // namespace
 

@@ -1,21 +1,5 @@
-// softmax: the AVX2 variant (see core/isa.h for the rules of variant files).
-#include "core/isa.h"
-#if FOVEAL_X86
-#include "cpu/simd/intrin.h"
-
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-
-#include "core/parallel.h"
-#include "cpu/softmax/softmax.h"
-
-FOVEAL_TARGET_AVX2_BEGIN
-#define FOVEAL_ISA_NS avx2
-#define FOVEAL_VEC_LEVEL 2
-#include "cpu/softmax/softmax_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
-FOVEAL_TARGET_END
-#endif
+// softmax: the AVX2 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
+#define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 2
+#include "cpu/simd/variant.h"

@@ -3,6 +3,7 @@
 #error "define FOVEAL_ISA_NS before including softmax_kernels.h"
 #endif
 
+#include "cpu/simd/map.h"
 #include "cpu/simd/vmath.h"
 
 namespace foveal {
@@ -11,34 +12,11 @@ namespace FOVEAL_ISA_NS {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Columns reduced together down the axis when inner > 1 (four vectors per row step).
 constexpr int kColVecs = 4;
 constexpr int64_t kColBlock = kColVecs * kN;
 
-// A running max that keeps a NaN once it has seen one (vmax alone would drop it on the
-// next comparison).
-inline Vf vmax_nan(Vf acc, Vf x) { return vselect(visnan(acc), acc, vmax(acc, x)); }
-inline float hmax_nan(Vf acc) { return many(visnan(acc)) ? kNaN : vhmax(acc); }
-
-inline Vf load_part(const float* p, int64_t cnt, float fill) { return cnt >= kN ? vload(p) : vload_n(p, cnt, fill); }
-inline void store_part(float* p, Vf v, int64_t cnt) {
-  if (cnt >= kN) vstore(p, v);
-  else vstore_n(p, v, cnt);
-}
-
 // ---------------------------------------------------------------- rows (inner == 1)
-
-inline float row_max(const float* x, int64_t n) {
-  Vf a0 = vset1(kNegInf), a1 = vset1(kNegInf);
-  int64_t i = 0;
-  for (; i + 2 * kN <= n; i += 2 * kN) {
-    a0 = vmax_nan(a0, vload(x + i));
-    a1 = vmax_nan(a1, vload(x + i + kN));
-  }
-  for (; i < n; i += kN) a0 = vmax_nan(a0, load_part(x + i, n - i, kNegInf));
-  return hmax_nan(vmax_nan(a0, a1));
-}
 
 // Σ e^{x−m} in two vector accumulators (a fixed order for a given n), storing the terms
 // to y when kStore.
@@ -55,28 +33,28 @@ inline float row_exp_sum(const float* x, float* y, int64_t n, float m) {
     s1 = vadd(s1, e1);
   }
   for (; i < n; i += kN) {
-    const Vf e = vexp(vsub(load_part(x + i, n - i, kNegInf), mv));  // padding: e^{−∞} = 0
-    if (kStore) store_part(y + i, e, n - i);
+    const Vf e = vexp(vsub(vload_part(x + i, n - i, kNegInf), mv));  // padding: e^{−∞} = 0
+    if (kStore) vstore_part(y + i, e, n - i);
     s0 = vadd(s0, e);
   }
   return vhsum(vadd(s0, s1));
 }
 
 inline void row_fill(float* y, int64_t n, float v) {
-  for (int64_t i = 0; i < n; i += kN) store_part(y + i, vset1(v), n - i);
+  for (int64_t i = 0; i < n; i += kN) vstore_part(y + i, vset1(v), n - i);
 }
 
 void forward_row(const float* x, float* y, int64_t n, bool log) {
-  const float m = row_max(x, n);
+  const float m = row_max_nan(x, n);
   if (m == kNegInf) return row_fill(y, n, log ? kNegInf : 0.f);  // nothing visible
   if (log) {
     // (x − m) − log s: x − m is exact near the max, so the largest outputs keep their
     // precision even when m is huge (m + log s first would round it away).
     const Vf mv = vset1(m), ls = vset1(std::log(row_exp_sum<false>(x, nullptr, n, m)));
-    for (int64_t i = 0; i < n; i += kN) store_part(y + i, vsub(vsub(load_part(x + i, n - i, 0.f), mv), ls), n - i);
+    for (int64_t i = 0; i < n; i += kN) vstore_part(y + i, vsub(vsub(vload_part(x + i, n - i, 0.f), mv), ls), n - i);
   } else {
     const Vf r = vset1(1.f / row_exp_sum<true>(x, y, n, m));  // the sum is in [1, n]
-    for (int64_t i = 0; i < n; i += kN) store_part(y + i, vmul(load_part(y + i, n - i, 0.f), r), n - i);
+    for (int64_t i = 0; i < n; i += kN) vstore_part(y + i, vmul(vload_part(y + i, n - i, 0.f), r), n - i);
   }
 }
 
@@ -92,14 +70,14 @@ void backward_row(const float* dy, const float* y, float* dx, int64_t n, bool lo
       m = vmax(m, vmax(vload(y + i), vload(y + i + kN)));
     }
     for (; i < n; i += kN) {
-      s0 = vadd(s0, load_part(dy + i, n - i, 0.f));
-      m = vmax(m, load_part(y + i, n - i, kNegInf));
+      s0 = vadd(s0, vload_part(dy + i, n - i, 0.f));
+      m = vmax(m, vload_part(y + i, n - i, kNegInf));
     }
     if (vhmax(m) == kNegInf) return row_fill(dx, n, 0.f);
     const Vf s = vset1(vhsum(vadd(s0, s1)));
     for (i = 0; i < n; i += kN) {
-      const Vf e = vexp(load_part(y + i, n - i, 0.f));
-      store_part(dx + i, vfnmadd(e, s, load_part(dy + i, n - i, 0.f)), n - i);
+      const Vf e = vexp(vload_part(y + i, n - i, 0.f));
+      vstore_part(dx + i, vfnmadd(e, s, vload_part(dy + i, n - i, 0.f)), n - i);
     }
   } else {
     // dx = y·(dy − Σ dy·y)
@@ -107,10 +85,10 @@ void backward_row(const float* dy, const float* y, float* dx, int64_t n, bool lo
       s0 = vfmadd(vload(dy + i), vload(y + i), s0);
       s1 = vfmadd(vload(dy + i + kN), vload(y + i + kN), s1);
     }
-    for (; i < n; i += kN) s0 = vfmadd(load_part(dy + i, n - i, 0.f), load_part(y + i, n - i, 0.f), s0);
+    for (; i < n; i += kN) s0 = vfmadd(vload_part(dy + i, n - i, 0.f), vload_part(y + i, n - i, 0.f), s0);
     const Vf dot = vset1(vhsum(vadd(s0, s1)));
     for (i = 0; i < n; i += kN)
-      store_part(dx + i, vmul(load_part(y + i, n - i, 0.f), vsub(load_part(dy + i, n - i, 0.f), dot)), n - i);
+      vstore_part(dx + i, vmul(vload_part(y + i, n - i, 0.f), vsub(vload_part(dy + i, n - i, 0.f), dot)), n - i);
   }
 }
 
@@ -142,7 +120,7 @@ void forward_cols(const float* x, float* y, const ColBlock& b, bool log) {
   Vf m[kColVecs], s[kColVecs];
   for (int v = 0; v < b.nv; ++v) m[v] = vset1(kNegInf), s[v] = vzero();
   for (int64_t l = 0; l < b.len; ++l)
-    for (int v = 0; v < b.nv; ++v) m[v] = vmax_nan(m[v], load_part(x + l * b.inner + v * kN, b.cnt[v], kNegInf));
+    for (int v = 0; v < b.nv; ++v) m[v] = vmax_nan(m[v], vload_part(x + l * b.inner + v * kN, b.cnt[v], kNegInf));
   Vm dead[kColVecs];
   for (int v = 0; v < b.nv; ++v) {
     dead[v] = veq(m[v], vset1(kNegInf));  // nothing visible in this column
@@ -151,8 +129,8 @@ void forward_cols(const float* x, float* y, const ColBlock& b, bool log) {
   for (int64_t l = 0; l < b.len; ++l) {
     for (int v = 0; v < b.nv; ++v) {
       const int64_t off = l * b.inner + v * kN;
-      const Vf e = vexp(vsub(load_part(x + off, b.cnt[v], kNegInf), m[v]));
-      if (!log) store_part(y + off, e, b.cnt[v]);
+      const Vf e = vexp(vsub(vload_part(x + off, b.cnt[v], kNegInf), m[v]));
+      if (!log) vstore_part(y + off, e, b.cnt[v]);
       s[v] = vadd(s[v], e);
     }
   }
@@ -161,9 +139,9 @@ void forward_cols(const float* x, float* y, const ColBlock& b, bool log) {
   for (int64_t l = 0; l < b.len; ++l) {
     for (int v = 0; v < b.nv; ++v) {
       const int64_t off = l * b.inner + v * kN;
-      const Vf r = log ? vsub(vsub(load_part(x + off, b.cnt[v], 0.f), m[v]), s[v])
-                       : vmul(load_part(y + off, b.cnt[v], 0.f), s[v]);
-      store_part(y + off, r, b.cnt[v]);
+      const Vf r = log ? vsub(vsub(vload_part(x + off, b.cnt[v], 0.f), m[v]), s[v])
+                       : vmul(vload_part(y + off, b.cnt[v], 0.f), s[v]);
+      vstore_part(y + off, r, b.cnt[v]);
     }
   }
 }
@@ -174,8 +152,8 @@ void backward_cols(const float* dy, const float* y, float* dx, const ColBlock& b
   for (int64_t l = 0; l < b.len; ++l) {
     for (int v = 0; v < b.nv; ++v) {
       const int64_t off = l * b.inner + v * kN;
-      const Vf g = load_part(dy + off, b.cnt[v], 0.f);
-      const Vf yv = load_part(y + off, b.cnt[v], 0.f);
+      const Vf g = vload_part(dy + off, b.cnt[v], 0.f);
+      const Vf yv = vload_part(y + off, b.cnt[v], 0.f);
       if (log) {
         s[v] = vadd(s[v], g);
         m[v] = vmax(m[v], yv);
@@ -189,8 +167,8 @@ void backward_cols(const float* dy, const float* y, float* dx, const ColBlock& b
   for (int64_t l = 0; l < b.len; ++l) {
     for (int v = 0; v < b.nv; ++v) {
       const int64_t off = l * b.inner + v * kN;
-      const Vf g = load_part(dy + off, b.cnt[v], 0.f);
-      const Vf yv = load_part(y + off, b.cnt[v], 0.f);
+      const Vf g = vload_part(dy + off, b.cnt[v], 0.f);
+      const Vf yv = vload_part(y + off, b.cnt[v], 0.f);
       Vf r;
       if (log) {
         r = vfnmadd(vexp(yv), s[v], g);
@@ -198,7 +176,7 @@ void backward_cols(const float* dy, const float* y, float* dx, const ColBlock& b
       } else {
         r = vmul(yv, vsub(g, s[v]));
       }
-      store_part(dx + off, r, b.cnt[v]);
+      vstore_part(dx + off, r, b.cnt[v]);
     }
   }
 }
