@@ -150,4 +150,6 @@ test('add and mul reject bad input with TypeError / RangeError naming the op and
   t.throws(() => binding.mul(new Float32Array(1), [1, 1, 1, 1, 1, 1, 1, 1, 1], new Float32Array(1), [1], null), { instanceOf: RangeError, message: /mul: aShape must have at most 8 dimensions/ })
   t.throws(() => binding.addBackward(new Float32Array(5), [2, 3], [3], null, null), { instanceOf: RangeError, message: /addBackward: dy must have 6 elements/ })
   t.throws(() => binding.mul(new Float32Array(6), [2, -3], new Float32Array(1), [1], null), { instanceOf: RangeError, message: /mul: aShape must hold non-negative integers/ })
+  t.throws(() => binding.add(new Float32Array(0), [2 ** 40, 0, 1], new Float32Array(0), [0, 1, 2 ** 40], null), { instanceOf: RangeError, message: /add: the shapes of a and b do not broadcast/ })
+  t.deepEqual(fv.ops.add({ data: new Float32Array(0), shape: [2 ** 30, 1, 0] }, { data: new Float32Array(0), shape: [1, 2 ** 30, 0] }).shape, [2 ** 30, 2 ** 30, 0], 'huge but empty')
 })

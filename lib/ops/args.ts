@@ -63,5 +63,8 @@ export function broadcastShapes (op: string, aName: string, a: Shape, bName: str
     }
     out[i] = da === 1 ? db : da
   }
+  if (out.reduce((p, d) => p * d, 1) > Number.MAX_SAFE_INTEGER) {
+    rangeError(op, bName, `a shape whose broadcast with ${aName} ${fmtShape(a)} has at most 2^53-1 elements`, fmtShape(b))
+  }
   return out
 }

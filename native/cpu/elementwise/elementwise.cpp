@@ -22,10 +22,17 @@ bool broadcast_view(const int64_t* ashape, int arank, const int64_t* bshape, int
     pb[d] = d - (R - brank) >= 0 ? bshape[d - (R - brank)] : 1;
     if (pa[d] < 0 || pb[d] < 0 || (pa[d] != pb[d] && pa[d] != 1 && pb[d] != 1)) return false;
     out_shape[d] = pa[d] == 1 ? pb[d] : pa[d];
-    v->total *= out_shape[d];
   }
   v->rank = 0;
+  for (int d = 0; d < R; ++d) v->total = out_shape[d] == 0 ? 0 : v->total;
   if (v->total == 0) return true;
+  for (int d = 0; d < R; ++d) {
+    if (v->total > kMaxBroadcastElements / out_shape[d]) {
+      v->total = -1;  // too large to index (the caller reports it)
+      return true;
+    }
+    v->total *= out_shape[d];
+  }
   // Each operand's own row-major strides, 0 on the dims it is broadcast along; size-1
   // output dims are dropped, and adjacent dims merge when both operands continue
   // contiguously (or both stay broadcast) across them.

@@ -13,6 +13,7 @@ namespace foveal {
 namespace cpu {
 
 constexpr int kMaxBroadcastRank = 8;
+constexpr int64_t kMaxBroadcastElements = (int64_t{1} << 53) - 1;  // JS's safe integers
 
 // The collapsed iteration space of a broadcast: the output is [n[0], …, n[rank−1]]
 // (row-major, contiguous), and operand k's element (i₀…) is at Σ iₐ·stride[k][d]
@@ -27,7 +28,8 @@ struct BroadcastView {
 
 // Fills *v from the operands' shapes (aligned at the right, ranks ≤ kMaxBroadcastRank).
 // Returns false when they do not broadcast; *out_shape (rank max(arank, brank)) receives
-// the output's uncollapsed shape.
+// the output's uncollapsed shape. An output of more than kMaxBroadcastElements elements
+// sets v->total to −1.
 bool broadcast_view(const int64_t* ashape, int arank, const int64_t* bshape, int brank, BroadcastView* v,
                     int64_t* out_shape);
 
