@@ -114,11 +114,14 @@ class LayerNormBackwardOp {
   Grads g_;
 };
 
-// N, C, S at i..i+2; returns N·C·S.
+// N, C, S at i..i+2; returns N·C·S. The kernels also form N·S and C·S, so those must
+// stay in range too (N·C·S alone does not bound them when one factor is 0).
 int64_t ncs(Args& a, size_t i, int64_t* N, int64_t* C, int64_t* S) {
   *N = a.dim(i, "N");
   *C = a.dim(i + 1, "C");
   *S = a.dim(i + 2, "S");
+  checked_mul(a.op(), *N, *S);
+  checked_mul(a.op(), *C, *S);
   return checked_mul(a.op(), checked_mul(a.op(), *N, *C), *S);
 }
 
