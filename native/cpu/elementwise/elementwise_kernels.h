@@ -121,13 +121,13 @@ inline float row_sum(const float* g, const float* m, int64_t n) {
       s0 = vfmadd(vload(g + i), vload(m + i), s0);
       s1 = vfmadd(vload(g + i + kN), vload(m + i + kN), s1);
     }
-    for (; i < n; i += kN) s0 = vfmadd(vload_n(g + i, n - i, 0.f), vload_n(m + i, n - i, 0.f), s0);
+    for (; i < n; i += kN) s0 = vfmadd(vload_part(g + i, n - i, 0.f), vload_part(m + i, n - i, 0.f), s0);
   } else {
     for (; i + 2 * kN <= n; i += 2 * kN) {
       s0 = vadd(s0, vload(g + i));
       s1 = vadd(s1, vload(g + i + kN));
     }
-    for (; i < n; i += kN) s0 = vadd(s0, vload_n(g + i, n - i, 0.f));
+    for (; i < n; i += kN) s0 = vadd(s0, vload_part(g + i, n - i, 0.f));
   }
   return vhsum(vadd(s0, s1));
 }
@@ -138,11 +138,10 @@ inline void row_accumulate(float* dst, const float* g, const float* m, int64_t s
   const Vf ms = m && !sm ? vset1(*m) : vset1(1.f);
   for (; i < n; i += kN) {
     const int64_t c = n - i;
-    Vf v = c >= kN ? vload(g + i) : vload_n(g + i, c, 0.f);
-    if (m) v = vmul(v, sm ? (c >= kN ? vload(m + i) : vload_n(m + i, c, 0.f)) : ms);
-    if (!first) v = vadd(v, c >= kN ? vload(dst + i) : vload_n(dst + i, c, 0.f));
-    if (c >= kN) vstore(dst + i, v);
-    else vstore_n(dst + i, v, c);
+    Vf v = vload_part(g + i, c);
+    if (m) v = vmul(v, sm ? vload_part(m + i, c) : ms);
+    if (!first) v = vadd(v, vload_part(dst + i, c));
+    vstore_part(dst + i, v, c);
   }
 }
 
@@ -296,7 +295,7 @@ void backward_one(const BinaryBackwardParams& p, float* target, const int64_t* s
   if (full) {  // the target has the output's shape: dy, or dy·other broadcast
     if (Op == BinaryOp::add) {
       parallel_for(v.total, map_grain(1), [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; i += kN) vstore_n(target + i, vload_n(p.dy + i, e - i, 0.f), e - i);
+        for (int64_t i = b; i < e; i += kN) vstore_part(target + i, vload_part(p.dy + i, e - i, 0.f), e - i);
       });
     } else {
       binary_rows<BinaryOp::mul>(p.dy, st, other, so, target, v.rank, v.n, v.total);

@@ -22,7 +22,7 @@ inline void exp_and_gap_sums(const float* x, int64_t n, float m, double* s, doub
   Vf se = vzero(), sg = vzero();
   for (int64_t i = 0; i < n; i += kN) {
     const int64_t left = n - i;
-    const Vf t = vsub(left >= kN ? vload(x + i) : vload_n(x + i, left, m), mv);  // x − m ≤ 0; padding 0
+    const Vf t = vsub(vload_part(x + i, left, m), mv);  // x − m ≤ 0; padding 0
     const Vm live = vfirst(left);
     se = vadd(se, vselect(live, vexp(t), vzero()));
     sg = vsub(sg, t);
@@ -50,7 +50,7 @@ double row_loss(const float* x, int64_t C, int32_t y, float eps) {
 void row_grad(const float* x, float* dx, int64_t C, int32_t y, float eps, float g) {
   const float m = row_max_nan(x, C);
   if (m == -kInf) {
-    for (int64_t i = 0; i < C; i += kN) vstore_n(dx + i, vzero(), C - i);
+    for (int64_t i = 0; i < C; i += kN) vstore_part(dx + i, vzero(), C - i);
     return;
   }
   double s, gap;
@@ -60,13 +60,25 @@ void row_grad(const float* x, float* dx, int64_t C, int32_t y, float eps, float 
   const Vf mv = vset1(m), rv = vset1(r), ov = vset1(off), gv = vset1(g);
   for (int64_t i = 0; i < C; i += kN) {
     const int64_t left = C - i;
-    const Vf p = vmul(vexp(vsub(vload_n(x + i, left, m), mv)), rv);
-    vstore_n(dx + i, vmul(vsub(p, ov), gv), left);
+    const Vf p = vmul(vexp(vsub(vload_part(x + i, left, m), mv)), rv);
+    vstore_part(dx + i, vmul(vsub(p, ov), gv), left);
   }
   // The label's entry in one expression: p_y − (1−ε) − ε/C.
   const float py = static_cast<float>(std::exp(static_cast<double>(x[y]) - m) / s);
   dx[y] = g * ((py - (1.f - eps)) - off);
 }
+
+// (p − t)², and (p − t)·k as the map2 functors of mse.
+struct SquaredError {
+  Vf operator()(Vf p, Vf t) const {
+    const Vf d = vsub(p, t);
+    return vmul(d, d);
+  }
+};
+struct ScaledError {
+  Vf k;
+  Vf operator()(Vf p, Vf t) const { return vmul(vsub(p, t), k); }
+};
 
 inline int64_t rows_grain(int64_t C) { return C >= 16384 ? 1 : 16384 / (C > 0 ? C : 1); }
 
@@ -89,7 +101,7 @@ void cross_entropy_backward(const CrossEntropyBackwardParams& p, float scale) {
       const int32_t y = p.labels[i];
       float* dx = p.dlogits + i * p.C;
       if (y == p.ignore_index || y < 0 || y >= p.C) {  // (out of range only if JS changed it meanwhile)
-        for (int64_t c = 0; c < p.C; c += kN) vstore_n(dx + c, vzero(), p.C - c);
+        for (int64_t c = 0; c < p.C; c += kN) vstore_part(dx + c, vzero(), p.C - c);
         continue;
       }
       const float g = (p.reduction == Reduction::none ? p.dloss[i] : p.dloss[0]) * scale;
@@ -100,12 +112,8 @@ void cross_entropy_backward(const CrossEntropyBackwardParams& p, float scale) {
 
 void mse_forward(const MseParams& p) {
   if (p.reduction == Reduction::none) {
-    parallel_for(p.n, 65536, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; i += kN) {
-        const Vf d = vsub(vload_n(p.pred + i, e - i, 0.f), vload_n(p.target + i, e - i, 0.f));
-        vstore_n(p.loss + i, vmul(d, d), e - i);
-      }
-    });
+    parallel_for(p.n, map_grain(1),
+                 [&](int64_t b, int64_t e) { map2(p.pred + b, p.target + b, p.loss + b, e - b, SquaredError{}); });
     return;
   }
   const int64_t chunks = (p.n + kChunk - 1) / kChunk;
@@ -122,7 +130,7 @@ void mse_forward(const MseParams& p) {
         s1 = vfmadd(d1, d1, s1);
       }
       for (; i < e; i += kN) {
-        const Vf d = vsub(vload_n(p.pred + i, e - i, 0.f), vload_n(p.target + i, e - i, 0.f));
+        const Vf d = vsub(vload_part(p.pred + i, e - i, 0.f), vload_part(p.target + i, e - i, 0.f));
         s0 = vfmadd(d, d, s0);
       }
       part[c] = vhsum(vadd(s0, s1));
@@ -135,13 +143,17 @@ void mse_forward(const MseParams& p) {
 
 void mse_backward(const MseBackwardParams& p) {
   const float k = p.reduction == Reduction::mean ? static_cast<float>(2.0 / static_cast<double>(p.n)) : 2.f;
-  parallel_for(p.n, 65536, [&](int64_t b, int64_t e) {
+  if (p.reduction != Reduction::none) {  // one upstream scalar: a two-stream map
+    const ScaledError f{vset1(k * p.dloss[0])};
+    parallel_for(p.n, map_grain(1), [&](int64_t b, int64_t e) { map2(p.pred + b, p.target + b, p.dpred + b, e - b, f); });
+    return;
+  }
+  parallel_for(p.n, map_grain(1), [&](int64_t b, int64_t e) {
     const Vf kv = vset1(k);
     for (int64_t i = b; i < e; i += kN) {
       const int64_t left = e - i;
-      const Vf d = vsub(vload_n(p.pred + i, left, 0.f), vload_n(p.target + i, left, 0.f));
-      const Vf g = p.reduction == Reduction::none ? vload_n(p.dloss + i, left, 0.f) : vset1(p.dloss[0]);
-      vstore_n(p.dpred + i, vmul(vmul(d, kv), g), left);
+      const Vf d = vsub(vload_part(p.pred + i, left), vload_part(p.target + i, left));
+      vstore_part(p.dpred + i, vmul(vmul(d, kv), vload_part(p.dloss + i, left)), left);
     }
   });
 }

@@ -29,7 +29,7 @@ inline float chunk_sum(const float* x, int64_t n, float pivot) {
     s0 = vadd(s0, vsub(vload(x + i), pv));
     s1 = vadd(s1, vsub(vload(x + i + kN), pv));
   }
-  for (; i < n; i += kN) s0 = vadd(s0, vsub(vload_n(x + i, n - i, pivot), pv));  // padding: 0
+  for (; i < n; i += kN) s0 = vadd(s0, vsub(vload_part(x + i, n - i, pivot), pv));  // padding: 0
   return vhsum(vadd(s0, s1));
 }
 
@@ -61,7 +61,7 @@ inline float chunk_sqdev(const float* x, int64_t n, Mean m) {
   }
   for (; i < n; i += kN) {
     const int64_t left = n - i;
-    const Vf c = vselect(vfirst(left), centre(vload_n(x + i, left, 0.f), mv), vzero());  // padding: 0
+    const Vf c = vselect(vfirst(left), centre(vload_part(x + i, left, 0.f), mv), vzero());  // padding: 0
     s0 = vfmadd(c, c, s0);
   }
   return vhsum(vadd(s0, s1));
