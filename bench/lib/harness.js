@@ -57,13 +57,23 @@ class Report {
     return threads === 1 ? this.peak.gflops1 : this.peak.gflopsAll
   }
 
-  /** Ratio of each row's time to foveal's in the same group (>1: foveal is faster). */
+  /**
+   * Ratio of each row's time to foveal's in the same group (>1: foveal is faster), and
+   * to foveal's `out` path where the suite measured one (fovealOutSpeedup).
+   */
   withRatios () {
     const base = new Map()
+    const outBase = new Map()
     for (const r of this.rows) if (r.impl === 'foveal' && r.ms) base.set(r.suite + '|' + r.group, r.ms)
+    for (const r of this.rows) if (r.impl === 'foveal out' && r.ms) outBase.set(r.suite + '|' + r.group, r.ms)
     return this.rows.map((r) => {
       const b = base.get(r.suite + '|' + r.group)
-      return { ...r, fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined }
+      const o = outBase.get(r.suite + '|' + r.group)
+      return {
+        ...r,
+        fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined,
+        fovealOutSpeedup: o && r.ms && !r.impl.startsWith('foveal') ? r.ms / o : undefined
+      }
     })
   }
 
@@ -78,6 +88,7 @@ class Report {
       ['% peak', (r) => (r.pctPeak !== undefined ? r.pctPeak.toFixed(1) : '-')],
       ['GB/s', (r) => (r.gbps !== undefined ? r.gbps.toFixed(1) : '-')],
       ['foveal ×', (r) => (r.fovealSpeedup !== undefined ? r.fovealSpeedup.toFixed(2) : '')],
+      ['out ×', (r) => (r.fovealOutSpeedup !== undefined ? r.fovealOutSpeedup.toFixed(2) : '')],
       ['note', (r) => r.error || r.note || '']
     ]
     const suites = [...new Set(rows.map((r) => r.suite))]
@@ -95,7 +106,8 @@ class Report {
         out.write(c.map((v, i) => (i === cols.length - 1 ? v : v.padEnd(widths[i]))).join(' | ') + '\n')
       }
     }
-    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster).\n')
+    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster);' +
+      ' "out ×" the same against foveal\'s `out` path.\n')
   }
 
   save (file) {
