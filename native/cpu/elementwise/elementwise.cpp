@@ -64,8 +64,10 @@ bool broadcast_view(const int64_t* ashape, int arank, const int64_t* bshape, int
 
 namespace {
 
-FOVEAL_KERNEL_TABLE(kForward, binary_forward);
-FOVEAL_KERNEL_TABLE(kBackward, binary_backward);
+// add / mul and their broadcast reductions only stream memory: AVX2 on AVX-512 hosts too
+// (cpu/simd/kernel_table.h says why), so this family has no AVX-512 variant.
+FOVEAL_STREAMING_KERNEL_TABLE(kForward, binary_forward, "binary_forward");
+FOVEAL_STREAMING_KERNEL_TABLE(kBackward, binary_backward, "binary_backward");
 
 }  // namespace
 

@@ -68,10 +68,6 @@ namespace avx2 {
 void binary_forward(const BinaryParams& p);
 void binary_backward(const BinaryBackwardParams& p);
 }  // namespace avx2
-namespace avx512 {
-void binary_forward(const BinaryParams& p);
-void binary_backward(const BinaryBackwardParams& p);
-}  // namespace avx512
 
 }  // namespace cpu
 }  // namespace foveal

@@ -1,5 +1,0 @@
-// elementwise: the AVX-512 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
-#define FOVEAL_VARIANT_HEADER "cpu/elementwise/elementwise.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/elementwise/elementwise_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 3
-#include "cpu/simd/variant.h"
