@@ -56,6 +56,7 @@ for (const op of OPS) {
     const y = op.call(x)
     checkForward(t, op, x.data, y.data, op.name)
     t.true(Number.isNaN(y.data[6]), 'NaN propagates')
+    if (op.ref === 'relu') t.true(Object.is(y.data[8], 0), 'relu(−0) = +0, as PyTorch')
     for (let i = 0; i < v.length; i++) if (i !== 6) t.false(Number.isNaN(y.data[i]), `no NaN at x=${v[i]}`)
   })
 

@@ -32,7 +32,7 @@ inline Vf gelu_tanh_arg(Vf x) {
 template <Activation K>
 inline Vf forward(Vf x) {
   if constexpr (K == Activation::relu) {
-    return vmax(vzero(), x);  // second operand: NaN passes through
+    return vselect(vle(x, vzero()), vzero(), x);  // +0 for −0 as PyTorch; NaN compares false: passes
   } else if constexpr (K == Activation::gelu) {
     return vgelu(x);
   } else if constexpr (K == Activation::gelu_tanh) {
