@@ -1,7 +1,8 @@
 'use strict'
 const test = require('ava')
 const fv = require('./helpers/fv')
-const { philox4x32, dropoutMask } = require('./reference/random')
+const { philox4x32 } = require('./reference/random')
+const { dropout: expected } = require('./reference/dropout')
 const { assertDeterministic, forEachIsa } = require('./helpers/determinism')
 const { rand } = require('./helpers/random')
 const { assertBitIdentical } = require('./helpers/check')
@@ -14,14 +15,6 @@ test('the JS Philox4x32-10 matches the Random123 known-answer vectors', (t) => {
   t.is(hex(philox4x32(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0)), 'd16cfe09 94fdcceb 5001e420 24126ea1')
 })
 
-// The expected output for x: x·scale where kept, x·0 where dropped (float32 arithmetic).
-function expected (x, p, seed) {
-  const keep = dropoutMask(x.length, p, seed)
-  const scale = p >= 1 ? 0 : Math.fround(1 / (1 - p))
-  const y = new Float32Array(x.length)
-  for (let i = 0; i < x.length; i++) y[i] = x[i] * (keep[i] ? scale : 0)
-  return y
-}
 
 // Lengths around the vector steps (64 / 32 elements) and the 4-element Philox blocks.
 for (const n of [1, 3, 4, 5, 31, 33, 63, 64, 65, 1000, 100003]) {
