@@ -191,8 +191,9 @@ function loadFailure (file: string | undefined, err: unknown): string {
       : `Looked for ${path.join(packageRoot, 'build', 'Release', '*.node')} (a build from source) and ` +
         `${path.join(packageRoot, 'prebuilds', platform, '*.node')} (a prebuilt binary); neither is there.`,
     'Possible fixes:',
-    '- Reinstall with scripts enabled so the install step can run: `npm install foveal --foreground-scripts`',
-    '  (it uses the prebuilt binary for linux-x64, and builds from source elsewhere).',
+    '- The install step builds from source where no prebuilt binary fits, but npm ≥ 11 runs a dependency\'s',
+    '  install script only when it is approved: `npm install-scripts approve foveal`, then `npm rebuild foveal`',
+    '  (or run `npm rebuild foveal` after an install with --ignore-scripts).',
     '- Building from source needs python3, make and a C++17 compiler (g++ ≥ 9 or clang ≥ 10): then run `npm rebuild foveal`.',
     '- If node_modules was copied from another platform or architecture, run `npm rebuild foveal` on this one.',
     '- To use binaries from another folder, set FOVEAL_PREBUILD to the folder that holds prebuilds/.',

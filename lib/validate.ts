@@ -92,7 +92,7 @@ export function tensorArg (op: string, name: string, value: unknown): Checked {
     typeError(op, `${name}.data`, 'a Float32Array', describe(t.data))
   }
   const rawShape = t.shape !== undefined ? t.shape : t.dims
-  const shape = shapeArg(op, t.shape !== undefined ? `${name}.shape` : `${name}.dims`, rawShape)
+  const shape = shapeArg(op, t.shape === undefined && t.dims !== undefined ? `${name}.dims` : `${name}.shape`, rawShape)
   const size = shapeSize(shape)
   const data = t.data
   if (data.length !== size) {

@@ -185,6 +185,12 @@ Napi::Error make_error(Napi::Env env, const OpError& err) {
   return Napi::Error::New(env, err.message);
 }
 
+Napi::Value rejected(Napi::Env env, Napi::Value reason) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(reason);
+  return deferred.Promise();
+}
+
 void rethrow_as_js(Napi::Env env, const char* op) {
   try {
     throw;

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace foveal {
 namespace binding {
 
@@ -119,6 +121,7 @@ class OpWorker final : public Napi::AsyncWorker {
 
  protected:
   void Execute() override {
+    allow_waiting_for_pool();  // a libuv thread: waiting for the pool blocks no event loop
     if (!run_catching(*op_, &error_)) SetError(error_.message);
   }
   void OnOK() override {
@@ -139,6 +142,9 @@ class OpWorker final : public Napi::AsyncWorker {
   OpError error_;
 };
 
+// A promise already rejected with `reason`.
+Napi::Value rejected(Napi::Env env, Napi::Value reason);
+
 // Throws the JS exception for a C++ one (used by the sync path and the constructors).
 [[noreturn]] void rethrow_as_js(Napi::Env env, const char* op);
 
@@ -157,19 +163,26 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
   }
 }
 
+// Bad arguments reject the promise rather than throw: a function that returns a promise
+// reports every failure the same way.
 template <class Op>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
-  Args args(info, Op::kName, true);
+  Napi::Env env = info.Env();
   try {
+    Args args(info, Op::kName, true);
     auto op = std::make_unique<Op>(args);
-    auto* worker = new OpWorker<Op>(info.Env(), std::move(op), args.take_keep());
+    auto* worker = new OpWorker<Op>(env, std::move(op), args.take_keep());
     Napi::Promise promise = worker->promise();
     worker->Queue();  // the worker deletes itself once settled
     return promise;
-  } catch (const Napi::Error&) {
-    throw;
+  } catch (const Napi::Error& e) {
+    return rejected(env, e.Value());
   } catch (...) {
-    rethrow_as_js(info.Env(), Op::kName);
+    try {
+      rethrow_as_js(env, Op::kName);
+    } catch (const Napi::Error& e) {
+      return rejected(env, e.Value());
+    }
   }
 }
 

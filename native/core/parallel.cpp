@@ -33,6 +33,7 @@ constexpr int kMaxThreads = 1024;
 constexpr auto kSpin = std::chrono::microseconds(100);
 
 thread_local bool t_in_region = false;
+thread_local bool t_may_wait = false;
 
 int parse_env_threads() {
   const char* env = std::getenv("FOVEAL_NUM_THREADS");
@@ -57,7 +58,13 @@ class ThreadPool {
   }
 
   void run(int n, FunctionRef<void(int, int)> fn) {
-    std::unique_lock<std::mutex> region(region_mu_);
+    std::unique_lock<std::mutex> region(region_mu_, std::defer_lock);
+    if (t_may_wait) {
+      region.lock();
+    } else if (!region.try_lock()) {
+      run_serial(fn);
+      return;
+    }
     const int workers = static_cast<int>(workers_.size());
     if (n > workers + 1) n = workers + 1;
     if (n <= 1) {
@@ -214,6 +221,8 @@ void set_num_threads(int n) {
 }
 
 bool in_parallel_region() { return t_in_region; }
+
+void allow_waiting_for_pool() { t_may_wait = true; }
 
 void parallel_run(int n, FunctionRef<void(int, int)> fn) {
   if (n <= 1 || t_in_region) {

@@ -5,8 +5,10 @@
 // calling thread (tid 0) plus n-1 pool workers, so an async op's libuv thread does its
 // share of the work rather than idling: the libuv pool and the kernel pool together never
 // run more compute threads than the setting. Regions from different callers (several
-// async ops, several worker_threads) take turns on a process-wide mutex; a region started
-// from inside a region runs serially on its thread.
+// async ops) take turns on a process-wide mutex — except a JS thread's: a sync op never
+// waits behind another op's region, it runs its region serially on its own thread instead,
+// so an event loop is never blocked by work it did not ask for. A region started from
+// inside a region runs serially on its thread.
 //
 // Determinism: the pool only decides which thread computes which independent piece of
 // output. Kernels that promise bit-identical results across thread counts must make every
@@ -42,6 +44,11 @@ int num_threads();          // the current setting
 // 1 ≤ n ≤ 1024; takes effect for the next region. Throws std::invalid_argument otherwise.
 void set_num_threads(int n);
 bool in_parallel_region();  // true on any thread while it runs a region's work
+
+// Marks the current thread, for its lifetime, as one that may wait for the pool when
+// another caller holds it (the binding's async workers). Other threads — JS threads
+// running sync ops — run their region serially when the pool is busy.
+void allow_waiting_for_pool();
 
 // Runs fn(tid, nthreads) once on each of min(n, num_threads()) threads; the caller is
 // tid 0. Returns when all are done; rethrows the first exception a thread threw.
