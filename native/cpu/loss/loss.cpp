@@ -19,8 +19,9 @@ namespace {
 
 FOVEAL_KERNEL_TABLE(kCeForward, cross_entropy_forward);
 FOVEAL_KERNEL_TABLE(kCeBackward, cross_entropy_backward);
-// mse only streams memory (cpu/simd/kernel_table.h): AVX2 on AVX-512 hosts too.
-FOVEAL_STREAMING_KERNEL_TABLE(kMseForward, mse_forward, "mse_forward");
+// mse's backward only streams memory (cpu/simd/kernel_table.h): AVX2 on AVX-512 hosts
+// too. Its forward is a reduction, which wider vectors do speed up.
+FOVEAL_KERNEL_TABLE(kMseForward, mse_forward);
 FOVEAL_STREAMING_KERNEL_TABLE(kMseBackward, mse_backward, "mse_backward");
 
 // Throws for the first label outside [0, C) that is not the ignored one; returns how many
