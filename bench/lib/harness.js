@@ -46,13 +46,16 @@ class Report {
   /**
    * Adds a row: `group` names the shape ("q=[1,8,2048,64] causal fwd"), `impl` who ran it
    * ("foveal", "foveal out", "onnxruntime-node", ...), `flop` the work. A row with
-   * `error` records a peer that could not run the case.
+   * `error` records a peer that could not run the case. `bytes` (optional) is the memory
+   * the op must move at least (inputs read + outputs written), for memory-bound ops: the
+   * row then also reports GB/s.
    */
-  add ({ suite, group, impl, flop, ms, error, note, threads }) {
+  add ({ suite, group, impl, flop, ms, error, note, threads, bytes }) {
     const gflops = ms ? flop / ms / 1e6 : undefined
+    const gbps = ms && bytes ? bytes / ms / 1e6 : undefined
     const peak = this.peakFor(threads ?? this.threads)
     this.rows.push({
-      suite, group, impl, ms, gflops, note, error, threads: threads ?? this.threads,
+      suite, group, impl, ms, gflops, gbps, note, error, threads: threads ?? this.threads,
       pctPeak: gflops && peak ? (100 * gflops) / peak : undefined
     })
   }
@@ -62,13 +65,23 @@ class Report {
     return threads === 1 ? this.peak.gflops1 : this.peak.gflopsAll
   }
 
-  /** Ratio of each row's time to foveal's in the same group (>1: foveal is faster). */
+  /**
+   * Ratio of each row's time to foveal's in the same group (>1: foveal is faster), and
+   * to foveal's `out` path where the suite measured one (fovealOutSpeedup).
+   */
   withRatios () {
     const base = new Map()
+    const outBase = new Map()
     for (const r of this.rows) if (r.impl === 'foveal' && r.ms) base.set(r.suite + '|' + r.group, r.ms)
+    for (const r of this.rows) if (r.impl === 'foveal out' && r.ms) outBase.set(r.suite + '|' + r.group, r.ms)
     return this.rows.map((r) => {
       const b = base.get(r.suite + '|' + r.group)
-      return { ...r, fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined }
+      const o = outBase.get(r.suite + '|' + r.group)
+      return {
+        ...r,
+        fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined,
+        fovealOutSpeedup: o && r.ms && !r.impl.startsWith('foveal') ? r.ms / o : undefined
+      }
     })
   }
 
@@ -81,7 +94,9 @@ class Report {
       ['median ms', (r) => (r.ms !== undefined ? r.ms.toFixed(3) : '-')],
       ['GFLOP/s', (r) => (r.gflops !== undefined ? r.gflops.toFixed(1) : '-')],
       ['% peak', (r) => (r.pctPeak !== undefined ? r.pctPeak.toFixed(1) : '-')],
+      ['GB/s', (r) => (r.gbps !== undefined ? r.gbps.toFixed(1) : '-')],
       ['foveal ×', (r) => (r.fovealSpeedup !== undefined ? r.fovealSpeedup.toFixed(2) : '')],
+      ['out ×', (r) => (r.fovealOutSpeedup !== undefined ? r.fovealOutSpeedup.toFixed(2) : '')],
       ['note', (r) => r.error || r.note || '']
     ]
     const suites = [...new Set(rows.map((r) => r.suite))]
@@ -99,7 +114,8 @@ class Report {
         out.write(c.map((v, i) => (i === cols.length - 1 ? v : v.padEnd(widths[i]))).join(' | ') + '\n')
       }
     }
-    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster).\n')
+    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster);' +
+      ' "out ×" the same against foveal\'s `out` path.\n')
   }
 
   save (file) {

@@ -84,9 +84,60 @@ def case_global_avg_pool2d(c):
     return fwd
 
 
+def dense_op(c):
+    """(f, inputs, grad_inputs) for bench/suites/dense.js: f(*inputs) is the op."""
+    fn, grad = c["fn"], c.get("backward", False)
+    shape = c.get("shape")
+    if fn in ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax", "log_softmax", "dropout"):
+        x = randn(*shape, grad=grad)
+        f = {
+            "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu,
+            "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+            "softmax": lambda t: F.softmax(t, dim=-1), "log_softmax": lambda t: F.log_softmax(t, dim=-1),
+            "dropout": lambda t: F.dropout(t, p=c.get("p", 0.5), training=True),
+        }[fn]
+        return f, [x], [x]
+    if fn in ("add", "mul"):
+        a, b = randn(*c["a"], grad=grad), randn(*c["b"], grad=grad)
+        return (torch.add if fn == "add" else torch.mul), [a, b], [a, b]
+    if fn == "layer_norm":
+        x, w, b = randn(*shape, grad=grad), randn(shape[-1], grad=grad), randn(shape[-1], grad=grad)
+        return (lambda x, w, b: F.layer_norm(x, (shape[-1],), w, b)), [x, w, b], [x, w, b]
+    if fn == "batch_norm":
+        C = shape[1]
+        x, w, b = randn(*shape, grad=grad), randn(C, grad=grad), randn(C, grad=grad)
+        rm, rv = torch.zeros(C), torch.ones(C)
+        training = c.get("training", False)
+        return (lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training)), [x, w, b], [x, w, b]
+    if fn == "group_norm":
+        C = shape[1]
+        x, w, b = randn(*shape, grad=grad), randn(C, grad=grad), randn(C, grad=grad)
+        return (lambda x, w, b: F.group_norm(x, c["groups"], w, b)), [x, w, b], [x, w, b]
+    if fn == "cross_entropy":
+        x = randn(c["N"], c["C"], grad=grad)
+        labels = torch.randint(0, c["C"], (c["N"],))
+        return (lambda x: F.cross_entropy(x, labels)), [x], [x]
+    if fn == "mse":
+        p, t = randn(*shape, grad=grad), randn(*shape)
+        return (lambda p: F.mse_loss(p, t)), [p], [p]
+    raise ValueError("no dense op " + fn)
+
+
+def case_dense(c):
+    f, inputs, grads = dense_op(c)
+    if not c.get("backward"):
+        def fwd():
+            with torch.no_grad():
+                return f(*inputs)
+        return fwd
+    y = f(*inputs)
+    g = torch.randn_like(y)
+    return lambda: torch.autograd.grad(y, grads, g, retain_graph=True)
+
+
 CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
-         "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d), "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d),
-         "global_avg_pool2d": case_global_avg_pool2d}
+         "dense": case_dense, "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d),
+         "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d}
 
 
 def main():

@@ -8,6 +8,12 @@ void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
 void InitConv(Napi::Env env, Napi::Object exports);
 void InitPool(Napi::Env env, Napi::Object exports);
+void InitActivation(Napi::Env env, Napi::Object exports);
+void InitSoftmax(Napi::Env env, Napi::Object exports);
+void InitElementwise(Napi::Env env, Napi::Object exports);
+void InitNorm(Napi::Env env, Napi::Object exports);
+void InitLoss(Napi::Env env, Napi::Object exports);
+void InitDropout(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -18,6 +24,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLinear(env, exports);
   InitConv(env, exports);
   InitPool(env, exports);
+  InitActivation(env, exports);
+  InitSoftmax(env, exports);
+  InitElementwise(env, exports);
+  InitNorm(env, exports);
+  InitLoss(env, exports);
+  InitDropout(env, exports);
   return exports;
 }
 }  // namespace
