@@ -1,5 +1,6 @@
-// conv: the driver (algorithm by shape, weight packing, threading, GEMM calls), the generic
-// kernel variant and the dispatch to the best one. See conv.h for the algorithms.
+// conv: the driver (algorithm by shape, weight packing, threading, GEMM calls) and the
+// dispatch to the best kernel variant (conv_generic/avx2/avx512.cpp). See conv.h for the
+// algorithms.
 #include "cpu/conv/conv.h"
 
 #include <algorithm>
@@ -11,12 +12,6 @@
 #include "core/parallel.h"
 #include "cpu/conv/conv_internal.h"
 #include "cpu/gemm/gemm.h"
-
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/conv/conv_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
 
 namespace foveal {
 namespace cpu {

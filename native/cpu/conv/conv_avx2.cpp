@@ -1,20 +1,6 @@
-// conv: the AVX2 variant of the kernels in conv_kernels.h (see core/isa.h for the rules of
-// variant files).
-#include "core/isa.h"
-#if FOVEAL_X86
-#include <immintrin.h>
-
-#include <cstdint>
-#include <cstring>
-
-#include "core/memory.h"
-#include "cpu/conv/conv_internal.h"
-
-FOVEAL_TARGET_AVX2_BEGIN
-#define FOVEAL_ISA_NS avx2
-#define FOVEAL_VEC_LEVEL 2
-#include "cpu/conv/conv_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
-FOVEAL_TARGET_END
-#endif
+// conv: the AVX2 variant of the kernels in conv_kernels.h (assembled by cpu/simd/variant.h;
+// rules in core/isa.h).
+#define FOVEAL_VARIANT_HEADER "cpu/conv/conv_internal.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/conv/conv_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 2
+#include "cpu/simd/variant.h"

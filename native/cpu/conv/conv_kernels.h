@@ -1,7 +1,7 @@
-// conv kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
-// FOVEAL_ISA_NS and FOVEAL_VEC_LEVEL (0 generic, 2 AVX2, 3 AVX-512) defined (core/isa.h).
+// conv kernel bodies, compiled once per ISA by cpu/simd/variant.h (conv_generic/avx2/
+// avx512.cpp; rules in core/isa.h).
 //
-// The bodies are written once against the vector vocabulary of vec.h; every valid lane
+// The bodies are written once against cpu/simd/vec.h and its conv additions (vec.h); every valid lane
 // range here is contiguous: a pixel run of one output row reads one input row, and the
 // in-bounds columns of a run are an interval.
 #ifndef FOVEAL_ISA_NS
@@ -214,7 +214,7 @@ inline vf tap_load1(const float* row, const ColTap& t) {
 // else y = act(v + bias).
 inline void store_output(float* yo, vf v, int lanes, const Depthwise& d, vf bias) {
   if (d.accumulate) {
-    v = vadd(lanes == kV ? vload(yo) : vload_n(yo, lanes), v);
+    v = vadd(lanes == kV ? vload(yo) : vload_zn(yo, lanes), v);
   } else {
     if (d.bias) v = vadd(v, bias);
     if (d.relu) v = vrelu(v);
@@ -518,7 +518,7 @@ void depthwise_dw_channel(const DepthwiseDw& d, int64_t c, vf* acc) {
     for (int64_t oy = 0; oy < s.OH; ++oy)
       for (int64_t ox0 = 0; ox0 < s.OW; ox0 += kV) {
         const int lanes = static_cast<int>(min64(kV, s.OW - ox0));
-        const vf g = lanes == kV ? vload(dyp + oy * s.OW + ox0) : vload_n(dyp + oy * s.OW + ox0, lanes);
+        const vf g = lanes == kV ? vload(dyp + oy * s.OW + ox0) : vload_zn(dyp + oy * s.OW + ox0, lanes);
         for (int64_t ky = 0; ky < s.kh; ++ky) {
           const int64_t iy = oy * s.sh - s.pt + ky * s.dh;
           if (iy < 0 || iy >= s.H) continue;
@@ -574,7 +574,7 @@ void depthwise_dw_s1(const DepthwiseDw& d, const DepthwiseScratch& ds) {
           block_rows(rows, xp, oy0, s, ds.zeros);
           vf g[R];
           for (int r = 0; r < R; ++r)
-            g[r] = oy0 + r < s.OH ? vload_n(dyp + (oy0 + r) * s.OW + j * kV, lanes) : vzero();
+            g[r] = oy0 + r < s.OH ? vload_zn(dyp + (oy0 + r) * s.OW + j * kV, lanes) : vzero();
 #pragma GCC unroll 16
           for (int i = 0; i < T; ++i) {
 #pragma GCC unroll 8
@@ -628,7 +628,7 @@ void channel_sum(const ChannelSum& cs) {
       const float* v = cs.v + (n * cs.C + c) * cs.P;
       int64_t p = 0;
       for (; p + kV <= cs.P; p += kV) acc = vadd(acc, vload(v + p));
-      if (p < cs.P) acc = vadd(acc, vload_n(v + p, static_cast<int>(cs.P - p)));
+      if (p < cs.P) acc = vadd(acc, vload_zn(v + p, static_cast<int>(cs.P - p)));
     }
     const float s = vhsum(acc);
     cs.out[c] = cs.accumulate ? cs.out[c] + s : s;

@@ -1,4 +1,5 @@
-// pool: shape checks, threading over planes, the generic variant and the dispatch.
+// pool: shape checks, threading over planes and the dispatch to the best kernel variant
+// (pool_generic/avx2/avx512.cpp).
 #include "cpu/pool/pool.h"
 
 #include <algorithm>
@@ -8,12 +9,6 @@
 #include "core/dispatch.h"
 #include "core/memory.h"
 #include "core/parallel.h"
-
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_VEC_LEVEL 0
-#include "cpu/pool/pool_kernels.h"
-#undef FOVEAL_VEC_LEVEL
-#undef FOVEAL_ISA_NS
 
 namespace foveal {
 namespace cpu {

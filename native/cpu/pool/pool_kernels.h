@@ -1,5 +1,5 @@
-// pool kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region with
-// FOVEAL_ISA_NS and FOVEAL_VEC_LEVEL defined (see core/isa.h and cpu/conv/vec.h). The
+// pool kernel bodies, compiled once per ISA by cpu/simd/variant.h (pool_generic/avx2/
+// avx512.cpp; rules in core/isa.h), on cpu/simd/vec.h and the conv additions (cpu/conv/vec.h). The
 // forwards run kV output columns at a time; every output's window is visited in
 // row-major order, so sums and NaN/tie rules do not depend on the vector width.
 #ifndef FOVEAL_ISA_NS
@@ -284,7 +284,7 @@ void adaptive_forward(const AdaptiveAvgPoolParams& p, int64_t plane0, int64_t pl
       int64_t i = 0;
       for (; i + 2 * kV <= HW; i += 2 * kV) a0 = vadd(a0, vload(xp + i)), a1 = vadd(a1, vload(xp + i + kV));
       if (i + kV <= HW) a0 = vadd(a0, vload(xp + i)), i += kV;
-      if (i < HW) a1 = vadd(a1, vload_n(xp + i, static_cast<int>(HW - i)));
+      if (i < HW) a1 = vadd(a1, vload_zn(xp + i, static_cast<int>(HW - i)));
       yp[0] = vhsum(vadd(a0, a1)) / static_cast<float>(HW);
       continue;
     }
