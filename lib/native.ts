@@ -23,6 +23,43 @@ export interface NativeBinding {
     outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
     accumulate: boolean): Promise<RawLinearGrads>
 
+  conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    geom: number[], relu: boolean): Float32Array
+  conv2dAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    geom: number[], relu: boolean): Promise<Float32Array>
+  conv2dBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): RawConvGrads
+  conv2dBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): Promise<RawConvGrads>
+  conv2dTranspose(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    geom: number[], relu: boolean): Float32Array
+  conv2dTransposeAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
+    geom: number[], relu: boolean): Promise<Float32Array>
+  conv2dTransposeBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): RawConvGrads
+  conv2dTransposeBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): Promise<RawConvGrads>
+
+  maxPool2d(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean): Float32Array
+  maxPool2dAsync(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean): Promise<Float32Array>
+  maxPool2dBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
+    accumulate: boolean): Float32Array
+  maxPool2dBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null, geom: number[],
+    ceilMode: boolean, accumulate: boolean): Promise<Float32Array>
+  avgPool2d(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
+    countIncludePad: boolean): Float32Array
+  avgPool2dAsync(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
+    countIncludePad: boolean): Promise<Float32Array>
+  avgPool2dBackward(dy: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
+    countIncludePad: boolean, accumulate: boolean): Float32Array
+  avgPool2dBackwardAsync(dy: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
+    countIncludePad: boolean, accumulate: boolean): Promise<Float32Array>
+  adaptiveAvgPool2d(x: Float32Array, out: Float32Array | null, sizes: number[]): Float32Array
+  adaptiveAvgPool2dAsync(x: Float32Array, out: Float32Array | null, sizes: number[]): Promise<Float32Array>
+  adaptiveAvgPool2dBackward(dy: Float32Array, out: Float32Array | null, sizes: number[],
+    accumulate: boolean): Float32Array
+  adaptiveAvgPool2dBackwardAsync(dy: Float32Array, out: Float32Array | null, sizes: number[],
+    accumulate: boolean): Promise<Float32Array>
   matmul(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
     batch: number[], aBatch: number[], bBatch: number[]): Float32Array
   matmulAsync(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
@@ -143,6 +180,8 @@ export interface NativeBinding {
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
   dropoutBackwardAsync(dy: F32, out: F32 | null, p: number, seed: number): Promise<F32>
 }
+
+export interface RawConvGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 export interface RawMatmulGrads { da: Float32Array, db: Float32Array }

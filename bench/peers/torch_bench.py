@@ -66,6 +66,24 @@ def case_conv2d(c):
     return lambda: torch.autograd.grad(y, (x, w), g, retain_graph=True)
 
 
+def case_pool2d(c, fn):
+    x = randn(c["N"], c["C"], c["H"], c["W"])
+
+    def fwd():
+        with torch.no_grad():
+            return fn(x, c["k"], c["stride"], c.get("padding", 0))
+    return fwd
+
+
+def case_global_avg_pool2d(c):
+    x = randn(c["N"], c["C"], c["H"], c["W"])
+
+    def fwd():
+        with torch.no_grad():
+            return F.adaptive_avg_pool2d(x, 1)
+    return fwd
+
+
 def dense_op(c):
     """(f, inputs, grad_inputs) for bench/suites/dense.js: f(*inputs) is the op."""
     fn, grad = c["fn"], c.get("backward", False)
@@ -118,7 +136,8 @@ def case_dense(c):
 
 
 CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
-         "dense": case_dense}
+         "dense": case_dense, "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d),
+         "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d}
 
 
 def main():

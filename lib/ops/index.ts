@@ -1,5 +1,7 @@
 // fv.ops: the functional ops, one file per family, each with its Async twin and backward.
 export * from './linear'
+export * from './conv'
+export * from './pool'
 export * from './activation'
 export * from './softmax'
 export * from './elementwise'

@@ -6,6 +6,8 @@ namespace foveal {
 namespace binding {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
+void InitConv(Napi::Env env, Napi::Object exports);
+void InitPool(Napi::Env env, Napi::Object exports);
 void InitActivation(Napi::Env env, Napi::Object exports);
 void InitSoftmax(Napi::Env env, Napi::Object exports);
 void InitElementwise(Napi::Env env, Napi::Object exports);
@@ -20,6 +22,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace foveal::binding;
   InitInfo(env, exports);
   InitLinear(env, exports);
+  InitConv(env, exports);
+  InitPool(env, exports);
   InitActivation(env, exports);
   InitSoftmax(env, exports);
   InitElementwise(env, exports);
