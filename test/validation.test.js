@@ -122,3 +122,8 @@ test('runtime settings validate their arguments', (t) => {
   throwsLike(t, () => fv.setPoolLimit(-1), RangeError, 'setPoolLimit: bytes')
   t.is(fv.info().isa.active, fv.info().isa.best)
 })
+
+test('a result larger than a Float32Array can hold is refused before any work', (t) => {
+  const x = fv.tensor(new Float32Array(4), [1, 1, 2, 2])
+  throwsLike(t, () => fv.ops.maxPool2d(x, { kernel: 1, padding: 2 ** 15 }), RangeError, 'maxPool2d', 'more than a Float32Array holds')
+})

@@ -14,6 +14,9 @@ namespace {
 
 constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;  // Number.MAX_SAFE_INTEGER
 
+// V8's cap on a typed array's length on 64-bit hosts (v8::TypedArray::kMaxLength).
+constexpr size_t v8_typed_array_max_length() { return sizeof(void*) == 4 ? (size_t{1} << 30) - 1 : size_t{1} << 32; }
+
 const char* typed_array_name(napi_typedarray_type t) {
   switch (t) {
     case napi_int8_array: return "Int8Array";
@@ -50,6 +53,9 @@ std::string describe(const Napi::Value& v) {
   if (v.IsFunction()) return "a function";
   return "an object";
 }
+
+constexpr size_t kMaxResultElements = v8_typed_array_max_length();
+constexpr size_t kMaxExternalBytes = size_t{1} << 32;
 
 void finalize_block(napi_env, void* data, void* hint) {
   mem::release(data, reinterpret_cast<size_t>(hint));
@@ -130,7 +136,24 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
                   std::initializer_list<const F32*> inputs) {
   length_ = static_cast<size_t>(length);
   const F32 out = args.optional_f32(index, name);
-  if (!out.present) return;
+  if (!out.present) {
+    // A result must fit a Float32Array; refuse before any work is done.
+    if (length_ > kMaxResultElements)
+      throw Napi::RangeError::New(args.env(), std::string(args.op()) + ": " + name + " would have " +
+                                                  std::to_string(length_) + " elements, more than a Float32Array holds (" +
+                                                  std::to_string(kMaxResultElements) + ")");
+    // Node hands external memory to JS only up to 4 GiB (it goes through a Buffer), and a
+    // copy of anything larger would need the memory twice: JS allocates such results
+    // itself, up front, and the kernel writes into them as into a caller's `out`. If JS
+    // cannot allocate it, that is a JS RangeError here, before any work.
+    if (length_ * sizeof(float) >= kMaxExternalBytes) {
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(args.env(), length_ * sizeof(float));
+      Napi::Float32Array arr = Napi::Float32Array::New(args.env(), length_, ab, 0);
+      user_ = arr.Data();
+      user_ref_ = Napi::Persistent(arr.As<Napi::Object>());
+    }
+    return;
+  }
   args.expect_length(out, length);
   const auto* lo = reinterpret_cast<const char*>(out.data);
   const auto* hi = lo + out.length * sizeof(float);
