@@ -6,6 +6,7 @@ namespace foveal {
 namespace binding {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
+void InitAttention(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -14,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace foveal::binding;
   InitInfo(env, exports);
   InitLinear(env, exports);
+  InitAttention(env, exports);
   return exports;
 }
 }  // namespace

@@ -1,0 +1,790 @@
+// Attention kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region
+// with FOVEAL_ISA_NS and FOVEAL_ATTN_SIMD defined (see attention_simd.h and core/isa.h).
+//
+// Layout of the work (FlashAttention-2 on a CPU):
+//  - a query block of kBr rows against key blocks of kBc keys;
+//  - S = (q·scale)·kᵀ on register-blocked micro-kernels (kMr rows × up to kNv vectors),
+//    K packed once per kv head and thread as kᵀ panels [D][kBc];
+//  - the online softmax keeps a running max m and sum l per row; O is rescaled by
+//    exp(m_old − m_new) inside the next P·V product's load of O;
+//  - fully masked tiles (causal, window, keyLengths) are never computed.
+// Every element of every product is summed in one fixed order (k = 0, 1, … from zero or
+// from C), whatever the tiling and whichever thread computes it: scores recomputed in the
+// backward are bit-identical to the forward's, which topK relies on.
+#ifndef FOVEAL_ISA_NS
+#error "define FOVEAL_ISA_NS before including attention_kernels.h"
+#endif
+
+namespace foveal {
+namespace cpu {
+namespace FOVEAL_ISA_NS {
+namespace attn {
+
+#if FOVEAL_ATTN_SIMD == 512
+// 6 rows × 4 zmm = 24 accumulators + 4 B vectors + 1 broadcast of the 32 registers.
+constexpr int kMr = 6;
+constexpr int kNv = 4;
+#elif FOVEAL_ATTN_SIMD == 256
+// 6 rows × 2 ymm = 12 accumulators + 2 + 1 of the 16 registers.
+constexpr int kMr = 6;
+constexpr int kNv = 2;
+#else
+constexpr int kMr = 4;
+constexpr int kNv = 2;
+#endif
+
+// Query rows per block and keys per block. kBc is a multiple of every kW (16, 8, 4) and
+// of 4 (one Philox call per 4 keys); kBr a multiple of kMr.
+constexpr int64_t kBr = 48;
+constexpr int64_t kBc = 64;
+constexpr int64_t kBcV = kBc / kW;  // vectors per key block
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Problems with fewer kv heads than this split each head's query blocks into chunks (see
+// attention_backward). A constant, never the thread count: the chunking decides the
+// order of the dK/dV sums, so it must not depend on how many threads run.
+constexpr int64_t kBackwardMinTasks = 8;
+
+enum Mode { kSet = 0, kAdd = 1, kScaleAdd = 2 };
+
+// C[m, 0:NV·kW] (m < MR, rows ldc apart) {=, +=, = cs[m]·C +} Σ_k A[m·sam + k·sak]·B[k·ldb + :]
+template <int MR, int NV, int MODE>
+inline void micro(const float* A, int64_t sam, int64_t sak, const float* B, int64_t ldb, int64_t K, float* C,
+                  int64_t ldc, const float* cs) {
+  Vf acc[MR][NV];
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m) {
+    Vf scale = vzero();
+    if (MODE == kScaleAdd) scale = vset1(cs[m]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      if (MODE == kSet) acc[m][v] = vzero();
+      else if (MODE == kAdd) acc[m][v] = vload(C + m * ldc + v * kW);
+      else acc[m][v] = vmul(vload(C + m * ldc + v * kW), scale);
+    }
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    Vf b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = vload(B + k * ldb + v * kW);
+#pragma GCC unroll 8
+    for (int m = 0; m < MR; ++m) {
+      const Vf a = vset1(A[m * sam + k * sak]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[m][v] = vfma(a, b[v], acc[m][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) vstore(C + m * ldc + v * kW, acc[m][v]);
+}
+
+template <int MODE, int MR>
+inline void micro_nv(int nv, const float* A, int64_t sam, int64_t sak, const float* B, int64_t ldb, int64_t K,
+                     float* C, int64_t ldc, const float* cs) {
+  switch (nv) {
+    case 1: micro<MR, 1, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+    case 2: micro<MR, 2 <= kNv ? 2 : 1, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+#if FOVEAL_ATTN_SIMD == 512
+    case 3: micro<MR, 3, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+    case 4: micro<MR, 4, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+#endif
+    default: break;
+  }
+}
+
+// C[M, 0:NVt·kW] (mode as micro) = A[M,K]·B[K, NVt·kW], tiled over micro-kernels. B's
+// column panel stays in L1 while the rows of A stream past it.
+template <int MODE>
+void tile_gemm(int64_t M, int64_t NVt, int64_t K, const float* A, int64_t sam, int64_t sak, const float* B,
+               int64_t ldb, float* C, int64_t ldc, const float* cs = nullptr) {
+  for (int64_t n0 = 0; n0 < NVt; n0 += kNv) {
+    const int nv = static_cast<int>(std::min<int64_t>(kNv, NVt - n0));
+    for (int64_t m0 = 0; m0 < M; m0 += kMr) {
+      const int mr = static_cast<int>(std::min<int64_t>(kMr, M - m0));
+      const float* a = A + m0 * sam;
+      const float* b = B + n0 * kW;
+      float* c = C + m0 * ldc + n0 * kW;
+      const float* s = cs ? cs + m0 : nullptr;
+      switch (mr) {
+        case 1: micro_nv<MODE, 1>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 2: micro_nv<MODE, 2>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 3: micro_nv<MODE, 3>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 4: micro_nv<MODE, 4>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
+        case 5: micro_nv<MODE, 5>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 6: micro_nv<MODE, 6>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+#endif
+        default: break;
+      }
+    }
+  }
+}
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Bump allocator over one scratch block: carve() hands out kAlign-aligned float arrays.
+class Arena {
+ public:
+  Arena() = default;
+  Arena(void* base, size_t bytes) : base_(static_cast<char*>(base)), bytes_(bytes) {}
+  static size_t bytes_for(size_t floats) { return (floats * sizeof(float) + mem::kAlign - 1) / mem::kAlign * mem::kAlign; }
+  float* carve(size_t floats) {
+    const size_t b = bytes_for(floats);
+    FOVEAL_CHECK(off_ + b <= bytes_, "attention: internal scratch overflow");
+    float* p = reinterpret_cast<float*>(base_ + off_);
+    off_ += b;
+    return p;
+  }
+
+ private:
+  char* base_ = nullptr;
+  size_t bytes_ = 0;
+  size_t off_ = 0;
+};
+
+// The sizes every pass derives from the problem.
+struct Dims {
+  int64_t B, Hq, Hkv, G, Lq, Lk, D, Dv;
+  int64_t Dp, Dvp;   // D, Dv rounded up to whole vectors
+  int64_t nqb, nkb;  // query / key blocks
+  float inv_keep;    // 1/(1 − dropout)
+  explicit Dims(const AttentionProblem& pb)
+      : B(pb.B), Hq(pb.Hq), Hkv(pb.Hkv), G(pb.Hq / pb.Hkv), Lq(pb.Lq), Lk(pb.Lk), D(pb.D), Dv(pb.Dv),
+        Dp(round_up(pb.D, kW)), Dvp(round_up(pb.Dv, kW)), nqb((pb.Lq + kBr - 1) / kBr), nkb((pb.Lk + kBc - 1) / kBc),
+        inv_keep(pb.dropout > 0.f ? 1.f / (1.f - pb.dropout) : 1.f) {}
+};
+
+// The keys query i of batch b may see, before the additive mask and topK: [lo, hi]
+// (empty when lo > hi).
+struct Interval {
+  int64_t lo, hi;
+};
+inline Interval visible_keys(const AttentionProblem& pb, int64_t b, int64_t i) {
+  int64_t klen = pb.Lk;
+  if (pb.key_lengths) klen = std::min<int64_t>(klen, pb.key_lengths[b]);
+  const int64_t diag = i + pb.Lk - pb.Lq;
+  int64_t lo = 0, hi = klen - 1;
+  if (pb.window_left >= 0) lo = std::max(lo, diag - pb.window_left);
+  int64_t right = pb.window_right;
+  if (pb.causal && (right < 0 || right > 0)) right = 0;
+  if (right >= 0) hi = std::min(hi, diag + right);
+  return {lo, hi};
+}
+
+// The key blocks [kb_lo, kb_hi) that rows [i0, i1) may see at all; empty when none.
+inline void key_block_range(const AttentionProblem& pb, int64_t b, int64_t i0, int64_t i1, int64_t* kb_lo,
+                            int64_t* kb_hi) {
+  int64_t lo = INT64_MAX, hi = -1;
+  // lo and hi are monotone in i, so the first and last rows bound the block — but an
+  // empty row (lo > hi) contributes nothing, so take each row's own non-empty interval.
+  for (int64_t i = i0; i < i1; ++i) {
+    const Interval r = visible_keys(pb, b, i);
+    if (r.lo > r.hi) continue;
+    lo = std::min(lo, r.lo);
+    hi = std::max(hi, r.hi);
+  }
+  if (hi < lo) {
+    *kb_lo = *kb_hi = 0;
+    return;
+  }
+  *kb_lo = lo / kBc;
+  *kb_hi = hi / kBc + 1;
+}
+
+// Packs k[j0 : j0+kBc, :] (rows ld apart, n ≤ kBc valid) as a kᵀ panel [D][kBc], zero-padded.
+inline void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t D, float* dst) {
+  for (int64_t d = 0; d < D; ++d) {
+    float* row = dst + d * kBc;
+    int64_t j = 0;
+    for (; j < n; ++j) row[j] = src[j * ld + d];
+    for (; j < kBc; ++j) row[j] = 0.f;
+  }
+}
+
+// Copies n rows of width w (ld apart) into rows of width wp (zero-padded), times s.
+inline void pack_rows(const float* src, int64_t ld, int64_t n, int64_t w, int64_t wp, float s, float* dst) {
+  for (int64_t r = 0; r < n; ++r) {
+    const float* in = src + r * ld;
+    float* out = dst + r * wp;
+    int64_t c = 0;
+    if (s == 1.f) {
+      for (; c < w; ++c) out[c] = in[c];
+    } else {
+      for (; c < w; ++c) out[c] = in[c] * s;
+    }
+    for (; c < wp; ++c) out[c] = 0.f;
+  }
+}
+
+// Philox4x32-10 (core/rng.h) for 16 consecutive groups of 4 keys at once, written as
+// lane loops the compiler vectorises; bit-identical to philox4x32_10.
+constexpr int kRngGroups = kBc / 4;
+inline void philox_groups(uint32_t c0, uint32_t c1, uint32_t g0, uint64_t seed, uint32_t out[4][kRngGroups]) {
+  uint32_t x0[kRngGroups], x1[kRngGroups], x2[kRngGroups], x3[kRngGroups];
+  for (int g = 0; g < kRngGroups; ++g) {
+    x0[g] = c0;
+    x1[g] = c1;
+    x2[g] = g0 + static_cast<uint32_t>(g);
+    x3[g] = kStreamAttention;
+  }
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int g = 0; g < kRngGroups; ++g) {
+      const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * x0[g];
+      const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * x2[g];
+      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ x1[g] ^ k0;
+      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ x3[g] ^ k1;
+      x1[g] = static_cast<uint32_t>(p1);
+      x3[g] = static_cast<uint32_t>(p0);
+      x0[g] = n0;
+      x2[g] = n2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int g = 0; g < kRngGroups; ++g) {
+    out[0][g] = x0[g];
+    out[1][g] = x1[g];
+    out[2][g] = x2[g];
+    out[3][g] = x3[g];
+  }
+}
+
+// keep[c] = 1 or 0 for keys j0 + c, c < kBc, of row i of head bh (j0 a multiple of kBc).
+inline void dropout_keep(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0, float* keep) {
+  uint32_t w[4][kRngGroups];
+  philox_groups(static_cast<uint32_t>(bh), static_cast<uint32_t>(i), static_cast<uint32_t>(j0 / 4), pb.seed, w);
+  const float p = pb.dropout;
+  for (int g = 0; g < kRngGroups; ++g)
+    for (int e = 0; e < 4; ++e) keep[4 * g + e] = unit_float(w[e][g]) >= p ? 1.f : 0.f;
+}
+
+// Per-row topK thresholds: key j of a row is kept iff s > t or (s == t and j ≤ c).
+struct Threshold {
+  float t;
+  int64_t c;
+};
+
+// Finds the threshold of one row of n scores (−Infinity: invisible; NaN: never kept).
+// `tmp` holds n floats.
+inline Threshold topk_threshold(const float* s, int64_t n, int64_t k, float* tmp) {
+  int64_t m = 0;
+  for (int64_t j = 0; j < n; ++j)
+    if (s[j] > kNegInf) tmp[m++] = s[j];  // NaN fails the comparison too
+  if (m <= k) return {kNegInf, n};         // every visible key is kept
+  std::nth_element(tmp, tmp + (k - 1), tmp + m, [](float a, float b) { return a > b; });
+  const float t = tmp[k - 1];
+  int64_t above = 0;
+  for (int64_t j = 0; j < n; ++j) above += s[j] > t;
+  int64_t need = k - above;  // ≥ 1: t itself is among the k largest
+  int64_t c = n;
+  for (int64_t j = 0; j < n; ++j)
+    if (s[j] == t && --need == 0) {
+      c = j;
+      break;
+    }
+  return {t, c};
+}
+
+// Everything about one query block that every pass needs.
+struct QueryBlock {
+  int64_t b, h, bh, g;  // batch, query head, b·Hq + h, kv head
+  int64_t i0, rows;     // first query row and how many
+  Interval vis[kBr];    // visible keys of each row
+};
+
+inline void init_block(const AttentionProblem& pb, const Dims& d, int64_t b, int64_t h, int64_t qb, QueryBlock* B) {
+  B->b = b;
+  B->h = h;
+  B->bh = b * d.Hq + h;
+  B->g = h / d.G;
+  B->i0 = qb * kBr;
+  B->rows = std::min(kBr, d.Lq - B->i0);
+  for (int64_t r = 0; r < B->rows; ++r) B->vis[r] = visible_keys(pb, b, B->i0 + r);
+}
+
+// S[r][0:kBc] (rows ldS apart) = scores of the block's rows against keys j0.. of panel
+// Kt (kᵀ [D][kBc]), with the additive mask, the visible interval (which also hides keys
+// past Lk) and, when thr is given, topK applied: hidden scores are −Infinity.
+inline void score_tile(const AttentionProblem& pb, const Dims& d, const QueryBlock& qb, const float* Qs,
+                       int64_t ldq, const float* Kt, int64_t j0, float* S, int64_t ldS,
+                       const Threshold* thr) {
+  tile_gemm<kSet>(qb.rows, kBcV, d.D, Qs, ldq, 1, Kt, kBc, S, ldS);
+  const int64_t kn = std::min(kBc, d.Lk - j0);
+  for (int64_t r = 0; r < qb.rows; ++r) {
+    float* s = S + r * ldS;
+    const int64_t a = std::max<int64_t>(qb.vis[r].lo - j0, 0);
+    const int64_t z = std::min<int64_t>(qb.vis[r].hi - j0, kn - 1);  // visible columns [a, z]
+    if (pb.mask && a <= z) {
+      const int64_t i = qb.i0 + r;
+      const float* mrow = pb.mask + qb.b * pb.mask_stride[0] + qb.h * pb.mask_stride[1] + i * pb.mask_stride[2];
+      const int64_t sk = pb.mask_stride[3];
+      if (sk == 1) {
+        const float* m = mrow + j0;
+        for (int64_t c = a; c <= z; ++c) s[c] += m[c];
+      } else {
+        for (int64_t c = a; c <= z; ++c) s[c] += mrow[(j0 + c) * sk];
+      }
+    }
+    if (a > z) {
+      for (int64_t c = 0; c < kBc; ++c) s[c] = kNegInf;
+      continue;
+    }
+    for (int64_t c = 0; c < a; ++c) s[c] = kNegInf;
+    for (int64_t c = z + 1; c < kBc; ++c) s[c] = kNegInf;
+    if (thr) {
+      const float t = thr[r].t;
+      const int64_t cut = thr[r].c - j0;
+      for (int64_t c = a; c <= z; ++c)
+        if (!(s[c] > t || (s[c] == t && c <= cut))) s[c] = kNegInf;
+    }
+  }
+}
+
+// The topK thresholds of the block's rows: every visible score of each row, then a
+// selection. Sfull holds rows × (nkb·kBc) floats, tmp Lk floats.
+inline void block_thresholds(const AttentionProblem& pb, const Dims& d, const QueryBlock& qb, const float* Qs,
+                             int64_t ldq, const float* Kt_head, float* Sfull, float* tmp, Threshold* thr) {
+  const int64_t ldS = d.nkb * kBc;
+  int64_t kb_lo, kb_hi;
+  key_block_range(pb, qb.b, qb.i0, qb.i0 + qb.rows, &kb_lo, &kb_hi);
+  for (int64_t r = 0; r < qb.rows; ++r)
+    for (int64_t c = 0; c < ldS; ++c) Sfull[r * ldS + c] = kNegInf;
+  for (int64_t kb = kb_lo; kb < kb_hi; ++kb)
+    score_tile(pb, d, qb, Qs, ldq, Kt_head + kb * d.D * kBc, kb * kBc, Sfull + kb * kBc, ldS, nullptr);
+  for (int64_t r = 0; r < qb.rows; ++r) thr[r] = topk_threshold(Sfull + r * ldS, d.Lk, pb.top_k, tmp);
+}
+
+// exp(x[c] − shift) in place for c < n (vector body, padded tail through a stack vector
+// so every element goes through the same vexp).
+inline void exp_shifted(float* x, int64_t n, float shift) {
+  const Vf sh = vset1(shift);
+  int64_t c = 0;
+  for (; c + kW <= n; c += kW) vstore(x + c, vexp(vsub(vload(x + c), sh)));
+  if (c < n) {
+    float tmp[kW];
+    for (int e = 0; e < kW; ++e) tmp[e] = c + e < n ? x[c + e] : kNegInf;
+    vstore(tmp, vexp(vsub(vload(tmp), sh)));
+    for (int64_t e = 0; c + e < n; ++e) x[c + e] = tmp[e];
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward
+
+struct ForwardScratch {
+  float* Kt;    // [nkb][D][kBc]   kᵀ panels of the current kv head
+  float* Vp;    // [nkb·kBc][Dvp] v rows, zero-padded
+  float* Qs;    // [kBr][D]        q·scale of the block
+  float* S;     // [kBr][kBc]     scores, then probabilities
+  float* O;     // [kBr][Dvp]     unnormalised output
+  float* m;     // [kBr] running max
+  float* l;     // [kBr] running sum
+  float* alpha; // [kBr] rescale of O
+  float* keep;  // [kBc] dropout mask of one row
+  float* Sfull; // topK only: [kBr][nkb·kBc]
+  float* tmp;   // topK only: [Lk]
+  Threshold* thr;  // topK only: [kBr]
+};
+
+inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
+  size_t n = Arena::bytes_for(d.nkb * d.D * kBc) + Arena::bytes_for(d.nkb * kBc * d.Dvp) +
+             Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
+             3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBc);
+  if (pb.top_k > 0)
+    n += Arena::bytes_for(kBr * d.nkb * kBc) + Arena::bytes_for(d.Lk) +
+         Arena::bytes_for(kBr * sizeof(Threshold) / sizeof(float));
+  return n;
+}
+
+inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, Arena& a) {
+  ForwardScratch s{};
+  s.Kt = a.carve(d.nkb * d.D * kBc);
+  s.Vp = a.carve(d.nkb * kBc * d.Dvp);
+  s.Qs = a.carve(kBr * d.D);
+  s.S = a.carve(kBr * kBc);
+  s.O = a.carve(kBr * d.Dvp);
+  s.m = a.carve(kBr);
+  s.l = a.carve(kBr);
+  s.alpha = a.carve(kBr);
+  s.keep = a.carve(kBc);
+  if (pb.top_k > 0) {
+    s.Sfull = a.carve(kBr * d.nkb * kBc);
+    s.tmp = a.carve(d.Lk);
+    s.thr = reinterpret_cast<Threshold*>(a.carve(kBr * sizeof(Threshold) / sizeof(float)));
+  }
+  return s;
+}
+
+// Packs kv head (b, g) for the forward: kᵀ panels and padded v rows.
+inline void pack_kv_forward(const AttentionProblem& pb, const Dims& d, int64_t b, int64_t g, ForwardScratch& s) {
+  const float* k = pb.k + (b * d.Hkv + g) * d.Lk * d.D;
+  const float* v = pb.v + (b * d.Hkv + g) * d.Lk * d.Dv;
+  for (int64_t kb = 0; kb < d.nkb; ++kb)
+    pack_transposed(k + kb * kBc * d.D, d.D, std::min(kBc, d.Lk - kb * kBc), d.D, s.Kt + kb * d.D * kBc);
+  pack_rows(v, d.Dv, d.Lk, d.Dv, d.Dvp, 1.f, s.Vp);
+}
+
+// One query block of one head: the online-softmax pass over its visible key blocks.
+inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, int64_t h, int64_t qbi,
+                          ForwardScratch& s) {
+  const AttentionProblem& pb = p.pb;
+  QueryBlock qb;
+  init_block(pb, d, b, h, qbi, &qb);
+  const int64_t rows = qb.rows;
+  pack_rows(pb.q + (qb.bh * d.Lq + qb.i0) * d.D, d.D, rows, d.D, d.D, pb.scale, s.Qs);
+  int64_t kb_lo, kb_hi;
+  key_block_range(pb, b, qb.i0, qb.i0 + rows, &kb_lo, &kb_hi);
+  float* W = p.weights ? p.weights + (qb.bh * d.Lq + qb.i0) * d.Lk : nullptr;
+  const bool topk = pb.top_k > 0;
+  const Threshold* thr = nullptr;
+  if (topk && kb_lo < kb_hi) {
+    block_thresholds(pb, d, qb, s.Qs, d.D, s.Kt, s.Sfull, s.tmp, s.thr);
+    thr = s.thr;
+  }
+
+  for (int64_t r = 0; r < rows; ++r) {
+    s.m[r] = kNegInf;
+    s.l[r] = 0.f;
+  }
+  for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
+    const int64_t j0 = kb * kBc;
+    const int64_t kn = std::min(kBc, d.Lk - j0);
+    score_tile(pb, d, qb, s.Qs, d.D, s.Kt + kb * d.D * kBc, j0, s.S, kBc, thr);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* srow = s.S + r * kBc;
+      if (W) std::copy(srow, srow + kn, W + r * d.Lk + j0);  // masked scores; exp'd at the end
+      Vf mv = vload(srow);
+      for (int64_t c = kW; c < kBc; c += kW) mv = vmax(mv, vload(srow + c));
+      const float m_old = s.m[r];
+      const float m_new = std::max(m_old, vhmax(mv));
+      const float shift = m_new == kNegInf ? 0.f : m_new;  // an all-hidden row stays 0, never NaN
+      s.alpha[r] = std::exp(m_old - shift);
+      const Vf sh = vset1(shift);
+      Vf sum = vzero();
+      for (int64_t c = 0; c < kBc; c += kW) {
+        const Vf e = vexp(vsub(vload(srow + c), sh));
+        vstore(srow + c, e);
+        sum = vadd(sum, e);
+      }
+      s.l[r] = s.l[r] * s.alpha[r] + vhsum(sum);
+      s.m[r] = m_new;
+      if (pb.dropout > 0.f) {
+        dropout_keep(pb, qb.bh, qb.i0 + r, j0, s.keep);
+        for (int64_t c = 0; c < kBc; c += kW) vstore(srow + c, vmul(vload(srow + c), vload(s.keep + c)));
+      }
+    }
+    const float* V = s.Vp + j0 * d.Dvp;
+    if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp);
+    else tile_gemm<kScaleAdd>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha);
+  }
+
+  float* out = p.out + (qb.bh * d.Lq + qb.i0) * d.Dv;
+  float* lse = p.lse + qb.bh * d.Lq + qb.i0;
+  const bool any = kb_lo < kb_hi;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float l = any ? s.l[r] : 0.f;
+    const float f = l > 0.f ? d.inv_keep / l : 0.f;
+    float* o = out + r * d.Dv;
+    const float* acc = s.O + r * d.Dvp;
+    if (f == 0.f) {
+      for (int64_t c = 0; c < d.Dv; ++c) o[c] = 0.f;
+    } else {
+      for (int64_t c = 0; c < d.Dv; ++c) o[c] = acc[c] * f;
+    }
+    lse[r] = l > 0.f ? s.m[r] + std::log(l) : kNegInf;
+    if (W) {
+      float* w = W + r * d.Lk;
+      const int64_t c0 = any ? kb_lo * kBc : 0, c1 = any ? std::min(kb_hi * kBc, d.Lk) : 0;
+      for (int64_t c = 0; c < c0; ++c) w[c] = 0.f;
+      for (int64_t c = c1; c < d.Lk; ++c) w[c] = 0.f;
+      if (lse[r] == kNegInf) {
+        for (int64_t c = c0; c < c1; ++c) w[c] = 0.f;
+      } else {
+        exp_shifted(w + c0, c1 - c0, lse[r]);
+      }
+    }
+  }
+}
+
+void attention_forward(const AttentionParams& p) {
+  const AttentionProblem& pb = p.pb;
+  attention_check(pb);
+  const Dims d(pb);
+  const int64_t items = d.B * d.Hq * d.nqb;
+  if (items == 0) return;
+  const size_t bytes = forward_scratch_bytes(pb, d);
+  std::atomic<int64_t> next{0};
+  // Items (b, h, query block) in order, handed out dynamically: every row is computed by
+  // one thread whichever it is, so the schedule never changes a bit of the result. A
+  // thread repacks K/V only when its kv head changes.
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), items));
+  parallel_run(threads, [&](int, int) {
+    Arena arena(mem::scratch(0, bytes), bytes);
+    ForwardScratch s = carve_forward(pb, d, arena);
+    int64_t packed = -1;
+    for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+      const int64_t qbi = it % d.nqb, bh = it / d.nqb, b = bh / d.Hq, h = bh % d.Hq;
+      const int64_t kv = b * d.Hkv + h / d.G;
+      if (kv != packed) {
+        pack_kv_forward(pb, d, b, h / d.G, s);
+        packed = kv;
+      }
+      forward_block(p, d, b, h, qbi, s);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Backward (FlashAttention-2's): per kv head and chunk of its query blocks, key blocks
+// outer and query blocks inner, recomputing P = exp(S − lse) tile by tile:
+//   dV_j += Pdᵀ·dO      dP = dO·Vᵀ      dS = P∘(dP∘Z/(1−p) − rowsum(dO∘O))
+//   dK_j += dSᵀ·(q·scale)               dQ_i += dS·K   (times scale at the end)
+// dK/dV of a key block accumulate over the chunk's (head, query block) pairs in order;
+// dQ rows over key blocks in order; nothing is shared between threads.
+
+struct BackwardScratch {
+  float* Kt;     // [nkb][D][kBc]  kᵀ panels
+  float* Vt;     // [nkb][Dv][kBc] vᵀ panels
+  float* Kp;     // [nkb·kBc][Dp]  k rows, padded
+  float* dK;     // [nkb·kBc][Dp]  accumulators of the task
+  float* dV;     // [nkb·kBc][Dvp]
+  float* Qs;     // [Lq][Dp]  q·scale rows of the current head, padded
+  float* dO;     // [Lq][Dvp] dout rows, padded
+  float* dQ;     // [Lq][Dp]  accumulators
+  float* lse;    // [Lq] lse with −Infinity replaced by +Infinity (P = 0 for empty rows)
+  float* Di;     // [Lq] rowsum(dO∘O)
+  float* S;      // [kBr][kBc] scores → Pd
+  float* dP;     // [kBr][kBc] dP → dS
+  float* keep;   // [kBc]
+  float* Sfull;  // topK: [kBr][nkb·kBc]
+  float* tmp;    // topK: [Lk]
+  Threshold* thr;  // topK: [Lq]
+};
+
+inline size_t backward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
+  const int64_t Lkp = d.nkb * kBc;
+  size_t n = Arena::bytes_for(Lkp * d.D) + Arena::bytes_for(Lkp * d.Dv) + Arena::bytes_for(Lkp * d.Dp) +
+             Arena::bytes_for(Lkp * d.Dp) + Arena::bytes_for(Lkp * d.Dvp) + 2 * Arena::bytes_for(d.Lq * d.Dp) +
+             Arena::bytes_for(d.Lq * d.Dvp) + 2 * Arena::bytes_for(d.Lq) + 2 * Arena::bytes_for(kBr * kBc) +
+             Arena::bytes_for(kBc);
+  if (pb.top_k > 0)
+    n += Arena::bytes_for(kBr * Lkp) + Arena::bytes_for(d.Lk) +
+         Arena::bytes_for(d.Lq * sizeof(Threshold) / sizeof(float));
+  return n;
+}
+
+inline BackwardScratch carve_backward(const AttentionProblem& pb, const Dims& d, Arena& a) {
+  const int64_t Lkp = d.nkb * kBc;
+  BackwardScratch s{};
+  s.Kt = a.carve(Lkp * d.D);
+  s.Vt = a.carve(Lkp * d.Dv);
+  s.Kp = a.carve(Lkp * d.Dp);
+  s.dK = a.carve(Lkp * d.Dp);
+  s.dV = a.carve(Lkp * d.Dvp);
+  s.Qs = a.carve(d.Lq * d.Dp);
+  s.dQ = a.carve(d.Lq * d.Dp);
+  s.dO = a.carve(d.Lq * d.Dvp);
+  s.lse = a.carve(d.Lq);
+  s.Di = a.carve(d.Lq);
+  s.S = a.carve(kBr * kBc);
+  s.dP = a.carve(kBr * kBc);
+  s.keep = a.carve(kBc);
+  if (pb.top_k > 0) {
+    s.Sfull = a.carve(kBr * Lkp);
+    s.tmp = a.carve(d.Lk);
+    s.thr = reinterpret_cast<Threshold*>(a.carve(d.Lq * sizeof(Threshold) / sizeof(float)));
+  }
+  return s;
+}
+
+inline void pack_kv_backward(const AttentionProblem& pb, const Dims& d, int64_t b, int64_t g, BackwardScratch& s) {
+  const float* k = pb.k + (b * d.Hkv + g) * d.Lk * d.D;
+  const float* v = pb.v + (b * d.Hkv + g) * d.Lk * d.Dv;
+  for (int64_t kb = 0; kb < d.nkb; ++kb) {
+    const int64_t n = std::min(kBc, d.Lk - kb * kBc);
+    pack_transposed(k + kb * kBc * d.D, d.D, n, d.D, s.Kt + kb * d.D * kBc);
+    pack_transposed(v + kb * kBc * d.Dv, d.Dv, n, d.Dv, s.Vt + kb * d.Dv * kBc);
+  }
+  pack_rows(k, d.D, d.Lk, d.D, d.Dp, 1.f, s.Kp);
+}
+
+// Rows [i0, i1) of query head (b, h): packed q·scale and dO, safe lse, D = rowsum(dO∘O),
+// zeroed dQ, and the topK thresholds.
+inline void prepare_rows(const AttentionBackwardParams& p, const Dims& d, int64_t b, int64_t h, int64_t i0,
+                         int64_t i1, BackwardScratch& s) {
+  const AttentionProblem& pb = p.pb;
+  const int64_t bh = b * d.Hq + h, n = i1 - i0;
+  pack_rows(pb.q + (bh * d.Lq + i0) * d.D, d.D, n, d.D, d.Dp, pb.scale, s.Qs + i0 * d.Dp);
+  pack_rows(p.dout + (bh * d.Lq + i0) * d.Dv, d.Dv, n, d.Dv, d.Dvp, 1.f, s.dO + i0 * d.Dvp);
+  for (int64_t i = i0; i < i1; ++i) {
+    const float l = p.lse[bh * d.Lq + i];
+    s.lse[i] = l == kNegInf ? std::numeric_limits<float>::infinity() : l;
+    const float* o = p.out + (bh * d.Lq + i) * d.Dv;
+    const float* g = p.dout + (bh * d.Lq + i) * d.Dv;
+    float acc = 0.f;
+    for (int64_t c = 0; c < d.Dv; ++c) acc += o[c] * g[c];
+    s.Di[i] = acc;
+    float* dq = s.dQ + i * d.Dp;
+    for (int64_t c = 0; c < d.Dp; ++c) dq[c] = 0.f;
+  }
+  if (pb.top_k > 0) {
+    for (int64_t q0 = i0; q0 < i1; q0 += kBr) {
+      QueryBlock qb;
+      init_block(pb, d, b, h, q0 / kBr, &qb);
+      int64_t lo, hi;
+      key_block_range(pb, b, qb.i0, qb.i0 + qb.rows, &lo, &hi);
+      if (lo < hi) block_thresholds(pb, d, qb, s.Qs + q0 * d.Dp, d.Dp, s.Kt, s.Sfull, s.tmp, s.thr + q0);
+    }
+  }
+}
+
+// One (query block, key block) tile of the backward.
+inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const QueryBlock& qb, int64_t kb,
+                          BackwardScratch& s) {
+  const AttentionProblem& pb = p.pb;
+  const int64_t j0 = kb * kBc, kn = std::min(kBc, d.Lk - j0), rows = qb.rows, i0 = qb.i0;
+  const float* Qs = s.Qs + i0 * d.Dp;
+  const float* dO = s.dO + i0 * d.Dvp;
+  score_tile(pb, d, qb, Qs, d.Dp, s.Kt + kb * d.D * kBc, j0, s.S, kBc, pb.top_k > 0 ? s.thr + i0 : nullptr);
+  tile_gemm<kSet>(rows, kBcV, d.Dv, dO, d.Dvp, 1, s.Vt + kb * d.Dv * kBc, kBc, s.dP, kBc);
+  const bool drop = pb.dropout > 0.f;
+  const Vf inv_keep = vset1(d.inv_keep);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* srow = s.S + r * kBc;
+    float* dprow = s.dP + r * kBc;
+    const Vf lse = vset1(s.lse[i0 + r]);
+    const Vf di = vset1(s.Di[i0 + r]);
+    if (drop) dropout_keep(pb, qb.bh, i0 + r, j0, s.keep);
+    for (int64_t c = 0; c < kBc; c += kW) {
+      const Vf P = vexp(vsub(vload(srow + c), lse));
+      Vf dp = vload(dprow + c);
+      Vf pd = P;
+      if (drop) {
+        const Vf z = vmul(vload(s.keep + c), inv_keep);
+        pd = vmul(P, z);
+        dp = vmul(dp, z);
+      }
+      vstore(srow + c, pd);
+      vstore(dprow + c, vmul(P, vsub(dp, di)));
+    }
+  }
+  // dV_j += Pdᵀ·dO, dK_j += dSᵀ·Qs: A read transposed (m = key, k = query row).
+  tile_gemm<kAdd>(kn, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp);
+  tile_gemm<kAdd>(kn, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp);
+  // dQ_i += dS·K
+  tile_gemm<kAdd>(rows, d.Dp / kW, kn, s.dP, kBc, 1, s.Kp + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp);
+}
+
+void attention_backward(const AttentionBackwardParams& p) {
+  const AttentionProblem& pb = p.pb;
+  attention_check(pb);
+  const Dims d(pb);
+  const int64_t heads = d.B * d.Hkv;
+  if (heads == 0) return;
+  // A task is (b, kv head, chunk): chunk c of the kv head's G·nqb (query head, query block)
+  // pairs. Chunks > 1 only when there are too few kv heads to keep threads busy; then each
+  // task's dK/dV go to a partial buffer, summed below in chunk order.
+  const int64_t pairs = d.G * d.nqb;
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(pairs, (kBackwardMinTasks + heads - 1) / heads));
+  const int64_t tasks = heads * chunks;
+  const int64_t kv_floats = d.Lk * (d.D + d.Dv);
+  float* partial = nullptr;
+  size_t partial_bytes = 0;
+  if (chunks > 1) {
+    partial_bytes = static_cast<size_t>(tasks * kv_floats) * sizeof(float);
+    partial = static_cast<float*>(mem::acquire(partial_bytes));
+  }
+  struct Release {
+    float* p;
+    size_t n;
+    ~Release() {
+      if (p) mem::release(p, n);
+    }
+  } release{partial, partial_bytes};
+
+  const size_t bytes = backward_scratch_bytes(pb, d);
+  std::atomic<int64_t> next{0};
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), tasks));
+  parallel_run(threads, [&](int, int) {
+    Arena arena(mem::scratch(0, bytes), bytes);
+    BackwardScratch s = carve_backward(pb, d, arena);
+    int64_t packed = -1;
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+      const int64_t kv = t / chunks, c = t % chunks, b = kv / d.Hkv, g = kv % d.Hkv;
+      if (kv != packed) {
+        pack_kv_backward(pb, d, b, g, s);
+        packed = kv;
+      }
+      const int64_t Lkp = d.nkb * kBc;
+      std::fill(s.dK, s.dK + Lkp * d.Dp, 0.f);
+      std::fill(s.dV, s.dV + Lkp * d.Dvp, 0.f);
+      const int64_t p0 = pairs * c / chunks, p1 = pairs * (c + 1) / chunks;
+      for (int64_t hh = p0 / std::max<int64_t>(d.nqb, 1); hh * d.nqb < p1; ++hh) {
+        const int64_t h = g * d.G + hh;
+        const int64_t qa = std::max(p0 - hh * d.nqb, int64_t{0}), qz = std::min(p1 - hh * d.nqb, d.nqb);
+        if (qa >= qz) continue;
+        const int64_t i0 = qa * kBr, i1 = std::min(qz * kBr, d.Lq);
+        prepare_rows(p, d, b, h, i0, i1, s);
+        int64_t kb_lo, kb_hi;
+        key_block_range(pb, b, i0, i1, &kb_lo, &kb_hi);
+        // Key blocks outer: one block's dK/dV accumulators stay in cache across the
+        // query blocks; each query block's own key range skips its masked tiles.
+        QueryBlock blocks_storage;  // reused; init per (kb, qb) is cheap next to a tile
+        for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
+          for (int64_t qbi = qa; qbi < qz; ++qbi) {
+            QueryBlock& qb = blocks_storage;
+            init_block(pb, d, b, h, qbi, &qb);
+            int64_t lo, hi;
+            key_block_range(pb, b, qb.i0, qb.i0 + qb.rows, &lo, &hi);
+            if (kb < lo || kb >= hi) continue;
+            backward_tile(p, d, qb, kb, s);
+          }
+        }
+        float* dq = p.dq + ((b * d.Hq + h) * d.Lq) * d.D;
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t e = 0; e < d.D; ++e) dq[i * d.D + e] = s.dQ[i * d.Dp + e] * pb.scale;
+      }
+      float* dk = chunks > 1 ? partial + t * kv_floats : p.dk + kv * d.Lk * d.D;
+      float* dv = chunks > 1 ? partial + t * kv_floats + d.Lk * d.D : p.dv + kv * d.Lk * d.Dv;
+      for (int64_t j = 0; j < d.Lk; ++j) {
+        std::copy(s.dK + j * d.Dp, s.dK + j * d.Dp + d.D, dk + j * d.D);
+        std::copy(s.dV + j * d.Dvp, s.dV + j * d.Dvp + d.Dv, dv + j * d.Dv);
+      }
+    }
+  });
+
+  if (chunks > 1) {
+    // dK/dV of each kv head = Σ over its chunks, in chunk order.
+    parallel_for(heads * d.Lk, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, chunks * (d.D + d.Dv))),
+                 [&](int64_t r0, int64_t r1) {
+                   for (int64_t r = r0; r < r1; ++r) {
+                     const int64_t kv = r / d.Lk, j = r % d.Lk;
+                     float* dk = p.dk + (kv * d.Lk + j) * d.D;
+                     float* dv = p.dv + (kv * d.Lk + j) * d.Dv;
+                     for (int64_t e = 0; e < d.D; ++e) {
+                       float acc = 0.f;
+                       for (int64_t c = 0; c < chunks; ++c) acc += partial[(kv * chunks + c) * kv_floats + j * d.D + e];
+                       dk[e] = acc;
+                     }
+                     for (int64_t e = 0; e < d.Dv; ++e) {
+                       float acc = 0.f;
+                       for (int64_t c = 0; c < chunks; ++c)
+                         acc += partial[(kv * chunks + c) * kv_floats + d.Lk * d.D + j * d.Dv + e];
+                       dv[e] = acc;
+                     }
+                   }
+                 });
+  }
+}
+
+}  // namespace attn
+
+void attention_forward(const AttentionParams& p) { attn::attention_forward(p); }
+void attention_backward(const AttentionBackwardParams& p) { attn::attention_backward(p); }
+
+}  // namespace FOVEAL_ISA_NS
+}  // namespace cpu
+}  // namespace foveal

@@ -1,0 +1,147 @@
+// The few vector operations the attention kernels are written in, once per ISA: include
+// inside a FOVEAL_TARGET_* region with FOVEAL_ISA_NS and FOVEAL_ATTN_SIMD (512, 256 or 0
+// for generic) defined, after <immintrin.h> and <cmath> were included outside it.
+//
+// vexp is exp for the arguments attention gives it (x ≤ ~0: a score minus its row max or
+// log-sum-exp): ~1 ulp, exactly 0 for x ≤ −104 and −Infinity, NaN stays NaN.
+#ifndef FOVEAL_ISA_NS
+#error "define FOVEAL_ISA_NS before including attention_simd.h"
+#endif
+
+namespace foveal {
+namespace cpu {
+namespace FOVEAL_ISA_NS {
+namespace attn {
+
+// exp(r) ≈ 1 + r + r²·P(r) on |r| ≤ ln2/2 (Cephes expf's minimax coefficients), after
+// x = n·ln2 + r with ln2 split in two so r is exact (Cody–Waite).
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f;
+constexpr float kLn2Lo = -2.12194440e-4f;
+constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f;
+constexpr float kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+
+#if FOVEAL_ATTN_SIMD == 512
+constexpr int kW = 16;
+struct Vf {
+  __m512 v;
+};
+inline Vf vzero() { return {_mm512_setzero_ps()}; }
+inline Vf vset1(float x) { return {_mm512_set1_ps(x)}; }
+inline Vf vload(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline void vstore(float* p, Vf a) { _mm512_storeu_ps(p, a.v); }
+inline Vf vfma(Vf a, Vf b, Vf c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline Vf vadd(Vf a, Vf b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline Vf vsub(Vf a, Vf b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline Vf vmul(Vf a, Vf b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline Vf vmax(Vf a, Vf b) { return {_mm512_max_ps(a.v, b.v)}; }
+inline float vhmax(Vf a) { return _mm512_reduce_max_ps(a.v); }
+inline float vhsum(Vf a) { return _mm512_reduce_add_ps(a.v); }
+inline Vf vexp(Vf x) {
+  // max(c, x) returns x when x is NaN, so NaN propagates.
+  const __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.f), x.v);
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(kLog2e)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kP0);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  // scalef scales by 2^n with correct underflow to 0 (n = −150 for x = −104).
+  return {_mm512_scalef_ps(p, n)};
+}
+
+#elif FOVEAL_ATTN_SIMD == 256
+constexpr int kW = 8;
+struct Vf {
+  __m256 v;
+};
+inline Vf vzero() { return {_mm256_setzero_ps()}; }
+inline Vf vset1(float x) { return {_mm256_set1_ps(x)}; }
+inline Vf vload(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void vstore(float* p, Vf a) { _mm256_storeu_ps(p, a.v); }
+inline Vf vfma(Vf a, Vf b, Vf c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline Vf vadd(Vf a, Vf b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline Vf vsub(Vf a, Vf b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline Vf vmul(Vf a, Vf b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline Vf vmax(Vf a, Vf b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline float vhmax(Vf a) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+inline float vhsum(Vf a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+inline Vf vexp(Vf x) {
+  // Clamp so 2^n is a normal number's exponent; below −87.34 the result is set to 0.
+  const __m256 xc = _mm256_min_ps(_mm256_set1_ps(88.5f), _mm256_max_ps(_mm256_set1_ps(-87.5f), x.v));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), xc);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kP0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  const __m256 tiny = _mm256_cmp_ps(x.v, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
+  return {_mm256_andnot_ps(tiny, y)};
+}
+
+#else
+// Generic: four lanes as plain loops (compilers turn them into SSE/NEON where they can).
+constexpr int kW = 4;
+struct Vf {
+  float x[kW];
+};
+inline Vf vzero() { return {{0.f, 0.f, 0.f, 0.f}}; }
+inline Vf vset1(float a) { return {{a, a, a, a}}; }
+inline Vf vload(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
+inline void vstore(float* p, Vf a) {
+  for (int i = 0; i < kW; ++i) p[i] = a.x[i];
+}
+#define FOVEAL_ATTN_LANEWISE(name, expr)      \
+  inline Vf name(Vf a, Vf b) {                \
+    Vf r;                                     \
+    for (int i = 0; i < kW; ++i) r.x[i] = (expr); \
+    return r;                                 \
+  }
+FOVEAL_ATTN_LANEWISE(vadd, a.x[i] + b.x[i])
+FOVEAL_ATTN_LANEWISE(vsub, a.x[i] - b.x[i])
+FOVEAL_ATTN_LANEWISE(vmul, a.x[i] * b.x[i])
+FOVEAL_ATTN_LANEWISE(vmax, b.x[i] > a.x[i] || b.x[i] != b.x[i] ? b.x[i] : a.x[i])
+#undef FOVEAL_ATTN_LANEWISE
+inline Vf vfma(Vf a, Vf b, Vf c) {
+  Vf r;
+  for (int i = 0; i < kW; ++i) r.x[i] = a.x[i] * b.x[i] + c.x[i];
+  return r;
+}
+inline float vhmax(Vf a) {
+  const float m0 = a.x[0] > a.x[2] ? a.x[0] : a.x[2], m1 = a.x[1] > a.x[3] ? a.x[1] : a.x[3];
+  return m0 > m1 ? m0 : m1;
+}
+inline float vhsum(Vf a) { return (a.x[0] + a.x[2]) + (a.x[1] + a.x[3]); }
+inline Vf vexp(Vf a) {
+  Vf r;
+  for (int i = 0; i < kW; ++i) r.x[i] = std::exp(a.x[i]);
+  return r;
+}
+#endif
+
+}  // namespace attn
+}  // namespace FOVEAL_ISA_NS
+}  // namespace cpu
+}  // namespace foveal
