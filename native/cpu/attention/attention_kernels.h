@@ -144,6 +144,31 @@ class Arena {
   size_t off_ = 0;
 };
 
+// Hands out ranges of [0, total): large ones first, so a thread keeps whole heads and
+// packs each kv head once, then smaller ones, so the threads finish together (guided
+// self-scheduling). Which thread takes which range never changes a result.
+class WorkQueue {
+ public:
+  WorkQueue(int64_t total, int threads) : total_(total), threads_(threads) {}
+  bool grab(int64_t* begin, int64_t* end) {
+    int64_t cur = next_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (cur >= total_) return false;
+      const int64_t n = std::max<int64_t>(1, (total_ - cur) / (2 * threads_));
+      if (next_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
+        *begin = cur;
+        *end = std::min(total_, cur + n);
+        return true;
+      }
+    }
+  }
+
+ private:
+  std::atomic<int64_t> next_{0};
+  int64_t total_;
+  int threads_;
+};
+
 // The sizes every pass derives from the problem.
 struct Dims {
   int64_t B, Hq, Hkv, G, Lq, Lk, D, Dv;
@@ -376,7 +401,8 @@ inline void exp_shifted(float* x, int64_t n, float shift) {
 
 struct ForwardScratch {
   float* Kt;    // [nkb][D][kBc]   kᵀ panels of the current kv head
-  float* Vp;    // [nkb·kBc][Dvp] v rows, zero-padded
+  float* Vp;    // [nkb·kBc][Dvp] v rows, zero-padded (only when Dv is not whole vectors)
+  const float* V;  // v rows of the current kv head, Dvp apart: Vp, or v itself
   float* Qs;    // [kBr][D]        q·scale of the block
   float* S;     // [kBr][kBc]     scores, then probabilities
   float* O;     // [kBr][Dvp]     unnormalised output
@@ -390,7 +416,7 @@ struct ForwardScratch {
 };
 
 inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
-  size_t n = Arena::bytes_for(d.nkb * d.D * kBc) + Arena::bytes_for(d.nkb * kBc * d.Dvp) +
+  size_t n = Arena::bytes_for(d.nkb * d.D * kBc) + Arena::bytes_for(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp) +
              Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
              3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBc);
   if (pb.top_k > 0)
@@ -402,7 +428,7 @@ inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
 inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, Arena& a) {
   ForwardScratch s{};
   s.Kt = a.carve(d.nkb * d.D * kBc);
-  s.Vp = a.carve(d.nkb * kBc * d.Dvp);
+  s.Vp = a.carve(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp);
   s.Qs = a.carve(kBr * d.D);
   s.S = a.carve(kBr * kBc);
   s.O = a.carve(kBr * d.Dvp);
@@ -424,7 +450,12 @@ inline void pack_kv_forward(const AttentionProblem& pb, const Dims& d, int64_t b
   const float* v = pb.v + (b * d.Hkv + g) * d.Lk * d.Dv;
   for (int64_t kb = 0; kb < d.nkb; ++kb)
     pack_transposed(k + kb * kBc * d.D, d.D, std::min(kBc, d.Lk - kb * kBc), d.D, s.Kt + kb * d.D * kBc);
-  pack_rows(v, d.Dv, d.Lk, d.Dv, d.Dvp, 1.f, s.Vp);
+  if (d.Dv == d.Dvp) {
+    s.V = v;  // rows are whole vectors already: read in place
+  } else {
+    pack_rows(v, d.Dv, d.Lk, d.Dv, d.Dvp, 1.f, s.Vp);
+    s.V = s.Vp;
+  }
 }
 
 // One query block of one head: the online-softmax pass over its visible key blocks.
@@ -476,7 +507,7 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
         for (int64_t c = 0; c < kBc; c += kW) vstore(srow + c, vmul(vload(srow + c), vload(s.keep + c)));
       }
     }
-    const float* V = s.Vp + j0 * d.Dvp;
+    const float* V = s.V + j0 * d.Dvp;
     if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp);
     else tile_gemm<kScaleAdd>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha);
   }
@@ -516,16 +547,17 @@ void attention_forward(const AttentionParams& p) {
   const int64_t items = d.B * d.Hq * d.nqb;
   if (items == 0) return;
   const size_t bytes = forward_scratch_bytes(pb, d);
-  std::atomic<int64_t> next{0};
   // Items (b, h, query block) in order, handed out dynamically: every row is computed by
   // one thread whichever it is, so the schedule never changes a bit of the result. A
   // thread repacks K/V only when its kv head changes.
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), items));
+  WorkQueue queue(items, threads);
   parallel_run(threads, [&](int, int) {
     Arena arena(mem::scratch(0, bytes), bytes);
     ForwardScratch s = carve_forward(pb, d, arena);
     int64_t packed = -1;
-    for (int64_t it; (it = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+    for (int64_t it0, it1; queue.grab(&it0, &it1);)
+    for (int64_t it = it0; it < it1; ++it) {
       const int64_t qbi = it % d.nqb, bh = it / d.nqb, b = bh / d.Hq, h = bh % d.Hq;
       const int64_t kv = b * d.Hkv + h / d.G;
       if (kv != packed) {
@@ -548,7 +580,8 @@ void attention_forward(const AttentionParams& p) {
 struct BackwardScratch {
   float* Kt;     // [nkb][D][kBc]  kᵀ panels
   float* Vt;     // [nkb][Dv][kBc] vᵀ panels
-  float* Kp;     // [nkb·kBc][Dp]  k rows, padded
+  float* Kp;     // [nkb·kBc][Dp]  k rows, padded (only when D is not whole vectors)
+  const float* K;  // k rows of the current kv head, Dp apart: Kp, or k itself
   float* dK;     // [nkb·kBc][Dp]  accumulators of the task
   float* dV;     // [nkb·kBc][Dvp]
   float* Qs;     // [Lq][Dp]  q·scale rows of the current head, padded
@@ -566,7 +599,7 @@ struct BackwardScratch {
 
 inline size_t backward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
   const int64_t Lkp = d.nkb * kBc;
-  size_t n = Arena::bytes_for(Lkp * d.D) + Arena::bytes_for(Lkp * d.Dv) + Arena::bytes_for(Lkp * d.Dp) +
+  size_t n = Arena::bytes_for(Lkp * d.D) + Arena::bytes_for(Lkp * d.Dv) + Arena::bytes_for(d.D == d.Dp ? 0 : Lkp * d.Dp) +
              Arena::bytes_for(Lkp * d.Dp) + Arena::bytes_for(Lkp * d.Dvp) + 2 * Arena::bytes_for(d.Lq * d.Dp) +
              Arena::bytes_for(d.Lq * d.Dvp) + 2 * Arena::bytes_for(d.Lq) + 2 * Arena::bytes_for(kBr * kBc) +
              Arena::bytes_for(kBc);
@@ -581,7 +614,7 @@ inline BackwardScratch carve_backward(const AttentionProblem& pb, const Dims& d,
   BackwardScratch s{};
   s.Kt = a.carve(Lkp * d.D);
   s.Vt = a.carve(Lkp * d.Dv);
-  s.Kp = a.carve(Lkp * d.Dp);
+  s.Kp = a.carve(d.D == d.Dp ? 0 : Lkp * d.Dp);
   s.dK = a.carve(Lkp * d.Dp);
   s.dV = a.carve(Lkp * d.Dvp);
   s.Qs = a.carve(d.Lq * d.Dp);
@@ -608,7 +641,12 @@ inline void pack_kv_backward(const AttentionProblem& pb, const Dims& d, int64_t 
     pack_transposed(k + kb * kBc * d.D, d.D, n, d.D, s.Kt + kb * d.D * kBc);
     pack_transposed(v + kb * kBc * d.Dv, d.Dv, n, d.Dv, s.Vt + kb * d.Dv * kBc);
   }
-  pack_rows(k, d.D, d.Lk, d.D, d.Dp, 1.f, s.Kp);
+  if (d.D == d.Dp) {
+    s.K = k;
+  } else {
+    pack_rows(k, d.D, d.Lk, d.D, d.Dp, 1.f, s.Kp);
+    s.K = s.Kp;
+  }
 }
 
 // Rows [i0, i1) of query head (b, h): packed q·scale and dO, safe lse, D = rowsum(dO∘O),
@@ -675,7 +713,7 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const
   tile_gemm<kAdd>(kn, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp);
   tile_gemm<kAdd>(kn, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp);
   // dQ_i += dS·K
-  tile_gemm<kAdd>(rows, d.Dp / kW, kn, s.dP, kBc, 1, s.Kp + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp);
+  tile_gemm<kAdd>(rows, d.Dp / kW, kn, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp);
 }
 
 void attention_backward(const AttentionBackwardParams& p) {
@@ -706,13 +744,14 @@ void attention_backward(const AttentionBackwardParams& p) {
   } release{partial, partial_bytes};
 
   const size_t bytes = backward_scratch_bytes(pb, d);
-  std::atomic<int64_t> next{0};
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), tasks));
+  WorkQueue queue(tasks, threads);
   parallel_run(threads, [&](int, int) {
     Arena arena(mem::scratch(0, bytes), bytes);
     BackwardScratch s = carve_backward(pb, d, arena);
     int64_t packed = -1;
-    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+    for (int64_t t0, t1; queue.grab(&t0, &t1);)
+    for (int64_t t = t0; t < t1; ++t) {
       const int64_t kv = t / chunks, c = t % chunks, b = kv / d.Hkv, g = kv % d.Hkv;
       if (kv != packed) {
         pack_kv_backward(pb, d, b, g, s);
@@ -732,10 +771,9 @@ void attention_backward(const AttentionBackwardParams& p) {
         key_block_range(pb, b, i0, i1, &kb_lo, &kb_hi);
         // Key blocks outer: one block's dK/dV accumulators stay in cache across the
         // query blocks; each query block's own key range skips its masked tiles.
-        QueryBlock blocks_storage;  // reused; init per (kb, qb) is cheap next to a tile
+        QueryBlock qb;  // re-initialised per tile: cheap next to a tile's products
         for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
           for (int64_t qbi = qa; qbi < qz; ++qbi) {
-            QueryBlock& qb = blocks_storage;
             init_block(pb, d, b, h, qbi, &qb);
             int64_t lo, hi;
             key_block_range(pb, b, qb.i0, qb.i0 + qb.rows, &lo, &hi);
