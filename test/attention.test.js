@@ -8,7 +8,7 @@ const fv = require('./helpers/fv')
 const ref = require('./reference/attention')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical } = require('./helpers/check')
-const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS } = require('./helpers/attention')
+const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS, throwsLike } = require('./helpers/attention')
 const { binding } = require('../dist/native')
 
 const TOL = { rtol: 2e-5, atol: 2e-6 }
@@ -248,13 +248,6 @@ test('every ISA variant this CPU supports matches the reference', (t) => {
 })
 
 // ---- bad input ----
-
-function throwsLike (t, fn, type, ...parts) {
-  const err = t.throws(fn, { instanceOf: type })
-  if (!err) return
-  t.is(err.constructor, type, err.message)
-  for (const p of parts) t.true(err.message.includes(p), `message "${err.message}" should include "${p}"`)
-}
 
 test('attention: mismatched shapes are RangeErrors naming the argument', (t) => {
   const q = rand([2, 4, 8, 16], 1); const k = rand([2, 2, 9, 16], 2); const v = rand([2, 2, 9, 5], 3)

@@ -9,7 +9,7 @@ const fv = require('./helpers/fv')
 const ref = require('./reference/attention')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
-const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS } = require('./helpers/attention')
+const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS, throwsLike } = require('./helpers/attention')
 
 const TOL = { rtol: 1e-4, atol: 1e-5 }
 
@@ -156,13 +156,6 @@ test('attentionBackward: every ISA variant this CPU supports matches the referen
     fv.setIsa('auto')
   }
 })
-
-function throwsLike (t, fn, type, ...parts) {
-  const err = t.throws(fn, { instanceOf: type })
-  if (!err) return
-  t.is(err.constructor, type, err.message)
-  for (const p of parts) t.true(err.message.includes(p), `message "${err.message}" should include "${p}"`)
-}
 
 test('attentionBackward: mismatched dOut, out, lse and bad options are RangeErrors/TypeErrors naming the argument', async (t) => {
   const q = rand([2, 4, 8, 16], 1); const k = rand([2, 2, 9, 16], 2); const v = rand([2, 2, 9, 5], 3)

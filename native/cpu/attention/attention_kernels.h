@@ -148,6 +148,12 @@ class Arena {
   size_t off_ = 0;
 };
 
+// Runs body(scratch, item) for items [0, total) on the kernel pool. Each thread carves its
+// scratch from its own `bytes` of mem::scratch and repacks its kv head (pack(scratch, kv))
+// only when kv_of(item) changes.
+template <class Scratch, class Carve, class KvOf, class Pack, class Body>
+void for_each_item(int64_t total, size_t bytes, Carve carve, KvOf kv_of, Pack pack, Body body);
+
 // Hands out ranges of [0, total): large ones first, so a thread keeps whole heads and
 // packs each kv head once, then smaller ones, so the threads finish together (guided
 // self-scheduling). Which thread takes which range never changes a result.
@@ -172,6 +178,27 @@ class WorkQueue {
   int64_t total_;
   int threads_;
 };
+
+template <class Scratch, class Carve, class KvOf, class Pack, class Body>
+void for_each_item(int64_t total, size_t bytes, Carve carve, KvOf kv_of, Pack pack, Body body) {
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), total));
+  WorkQueue queue(total, threads);
+  parallel_run(threads, [&](int, int) {
+    Arena arena(mem::scratch(0, bytes), bytes);
+    Scratch s = carve(arena);
+    int64_t packed = -1;
+    for (int64_t i0, i1; queue.grab(&i0, &i1);) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t kv = kv_of(i);
+        if (kv != packed) {
+          pack(s, kv);
+          packed = kv;
+        }
+        body(s, i);
+      }
+    }
+  });
+}
 
 // The sizes every pass derives from the problem.
 struct Dims {
@@ -563,25 +590,15 @@ void attention_forward(const AttentionParams& p) {
   if (items == 0) return;
   const size_t bytes = forward_scratch_bytes(pb, d);
   // Items (b, h, query block) in order, handed out dynamically: every row is computed by
-  // one thread whichever it is, so the schedule never changes a bit of the result. A
-  // thread repacks K/V only when its kv head changes.
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), items));
-  WorkQueue queue(items, threads);
-  parallel_run(threads, [&](int, int) {
-    Arena arena(mem::scratch(0, bytes), bytes);
-    ForwardScratch s = carve_forward(pb, d, arena);
-    int64_t packed = -1;
-    for (int64_t it0, it1; queue.grab(&it0, &it1);)
-    for (int64_t it = it0; it < it1; ++it) {
-      const int64_t qbi = it % d.nqb, bh = it / d.nqb, b = bh / d.Hq, h = bh % d.Hq;
-      const int64_t kv = b * d.Hkv + h / d.G;
-      if (kv != packed) {
-        pack_kv_forward(pb, d, b, h / d.G, s);
-        packed = kv;
-      }
-      forward_block(p, d, b, h, qbi, s);
-    }
-  });
+  // one thread whichever it is, so the schedule never changes a bit of the result.
+  for_each_item<ForwardScratch>(
+      items, bytes, [&](Arena& a) { return carve_forward(pb, d, a); },
+      [&](int64_t it) { return (it / d.nqb / d.Hq) * d.Hkv + (it / d.nqb % d.Hq) / d.G; },
+      [&](ForwardScratch& s, int64_t kv) { pack_kv_forward(pb, d, kv / d.Hkv, kv % d.Hkv, s); },
+      [&](ForwardScratch& s, int64_t it) {
+        const int64_t bh = it / d.nqb;
+        forward_block(p, d, bh / d.Hq, bh % d.Hq, it % d.nqb, s);
+      });
 }
 
 // ---------------------------------------------------------------------------------------

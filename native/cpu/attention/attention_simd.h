@@ -37,6 +37,7 @@ inline Vf vmul(Vf a, Vf b) { return {_mm512_mul_ps(a.v, b.v)}; }
 inline Vf vmax(Vf a, Vf b) { return {_mm512_max_ps(a.v, b.v)}; }
 inline float vhmax(Vf a) { return _mm512_reduce_max_ps(a.v); }
 inline float vhsum(Vf a) { return _mm512_reduce_add_ps(a.v); }
+inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // max(c, x) returns x when x is NaN, so NaN propagates.
   const __m512 xc = _mm512_max_ps(_mm512_set1_ps(-104.f), x.v);
@@ -44,13 +45,7 @@ inline Vf vexp(Vf x) {
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), xc);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
-  __m512 p = _mm512_set1_ps(kP0);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP1));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  const __m512 p = exp_poly(Vf{r}).v;
   // scalef scales by 2^n with correct underflow to 0 (n = −150 for x = −104).
   return {_mm512_scalef_ps(p, n)};
 }
@@ -81,6 +76,7 @@ inline float vhsum(Vf a) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // Clamp so 2^n is a normal number's exponent; below −87.34 the result is set to 0.
   const __m256 xc = _mm256_min_ps(_mm256_set1_ps(88.5f), _mm256_max_ps(_mm256_set1_ps(-87.5f), x.v));
@@ -88,19 +84,26 @@ inline Vf vexp(Vf x) {
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), xc);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-  __m256 p = _mm256_set1_ps(kP0);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP1));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256 p = exp_poly(Vf{r}).v;
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
   const __m256 tiny = _mm256_cmp_ps(x.v, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
   return {_mm256_andnot_ps(tiny, y)};
 }
 
+#endif
+
+#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
+// exp(r) for |r| ≤ ln2/2, in the vector type's own operations.
+inline Vf exp_poly(Vf r) {
+  Vf p = vset1(kP0);
+  p = vfma(p, r, vset1(kP1));
+  p = vfma(p, r, vset1(kP2));
+  p = vfma(p, r, vset1(kP3));
+  p = vfma(p, r, vset1(kP4));
+  p = vfma(p, r, vset1(kP5));
+  return vfma(p, vmul(r, r), vadd(r, vset1(1.f)));
+}
 #else
 // Generic: four lanes as plain loops (compilers turn them into SSE/NEON where they can).
 constexpr int kW = 4;
