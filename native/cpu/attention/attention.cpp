@@ -38,13 +38,16 @@ void attention_check(const AttentionProblem& pb) {
     int64_t last = 0;
     const int64_t size[4] = {pb.B, pb.Hq, pb.Lq, pb.Lk};
     bool empty = false;
+    bool fits = true;
     for (int a = 0; a < 4; ++a) {
-      FOVEAL_CHECK(pb.mask_stride[a] >= 0 && pb.mask_stride[a] <= (int64_t{1} << 53),
-                   "attention: mask strides must be non-negative, got ", pb.mask_stride[a]);
+      const int64_t st = pb.mask_stride[a];
+      FOVEAL_CHECK(st >= 0, "attention: mask strides must be non-negative, got ", st);
       if (size[a] == 0) empty = true;
-      else last += (size[a] - 1) * pb.mask_stride[a];
+      // (size − 1)·stride + last < mask_length, tested without overflow.
+      else if (size[a] > 1 && st > 0 && (size[a] - 1) > (pb.mask_length - 1 - last) / st) fits = false;
+      else last += (size[a] - 1) * st;
     }
-    FOVEAL_CHECK(empty || last < pb.mask_length, "attention: mask of ", pb.mask_length,
+    FOVEAL_CHECK(empty || (fits && last < pb.mask_length), "attention: mask of ", pb.mask_length,
                  " elements is too short for its strides");
   }
   if (pb.key_lengths)
