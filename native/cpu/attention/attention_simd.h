@@ -3,7 +3,8 @@
 // for generic) defined, after <immintrin.h> and <cmath> were included outside it.
 //
 // vexp is exp for the arguments attention gives it (x ≤ ~0: a score minus its row max or
-// log-sum-exp): ~1 ulp, exactly 0 for x ≤ −104 and −Infinity, NaN stays NaN.
+// log-sum-exp): ~1 ulp, exactly 0 for −Infinity and wherever exp(x) is below FLT_MIN
+// (AVX2, generic) or rounds to 0 (AVX-512), NaN stays NaN.
 #ifndef FOVEAL_ISA_NS
 #error "define FOVEAL_ISA_NS before including attention_simd.h"
 #endif
@@ -91,9 +92,53 @@ inline Vf vexp(Vf x) {
   return {_mm256_andnot_ps(tiny, y)};
 }
 
+#else
+// Generic: four lanes in GCC/Clang vector extensions, which become SSE2 on x86-64 and
+// NEON on arm64 (a multiply and an add, never contracted: the build is ISO C++).
+constexpr int kW = 4;
+typedef float V4 __attribute__((vector_size(16)));
+struct Vf {
+  V4 v;
+};
+inline Vf vzero() { return {V4{0.f, 0.f, 0.f, 0.f}}; }
+inline Vf vset1(float a) { return {V4{a, a, a, a}}; }
+inline Vf vload(const float* p) {
+  V4 r;
+  std::memcpy(&r, p, sizeof r);
+  return {r};
+}
+inline void vstore(float* p, Vf a) { std::memcpy(p, &a.v, sizeof a.v); }
+inline Vf vadd(Vf a, Vf b) { return {a.v + b.v}; }
+inline Vf vsub(Vf a, Vf b) { return {a.v - b.v}; }
+inline Vf vmul(Vf a, Vf b) { return {a.v * b.v}; }
+inline Vf vfma(Vf a, Vf b, Vf c) { return {a.v * b.v + c.v}; }
+inline Vf vmax(Vf a, Vf b) { return {(b.v > a.v || b.v != b.v) ? b.v : a.v}; }  // NaN in b propagates
+inline float vhmax(Vf a) {
+  const float m0 = a.v[0] > a.v[2] ? a.v[0] : a.v[2], m1 = a.v[1] > a.v[3] ? a.v[1] : a.v[3];
+  return m0 > m1 ? m0 : m1;
+}
+inline float vhsum(Vf a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
+typedef int32_t V4i __attribute__((vector_size(16)));
+inline Vf exp_poly(Vf r);
+// As the AVX2 one: clamp, n = round(x·log2e) (by the 1.5·2^23 trick, exact for |t| < 2^22
+// in the default rounding mode), exp(r)·2^n with 2^n built in the exponent bits.
+inline Vf vexp(Vf x) {
+  const V4 lo = vset1(-87.5f).v, hi = vset1(88.5f).v;
+  V4 xc = (x.v < lo) ? lo : x.v;  // NaN compares false: stays NaN
+  xc = (xc > hi) ? hi : xc;
+  const V4 magic = vset1(12582912.f).v;
+  const V4 n = (xc * vset1(kLog2e).v + magic) - magic;
+  V4 r = xc - n * vset1(kLn2Hi).v;
+  r = r - n * vset1(kLn2Lo).v;
+  const V4 p = exp_poly(Vf{r}).v;
+  const V4i e = (__builtin_convertvector(n, V4i) + 127) << 23;
+  V4 two_n;
+  std::memcpy(&two_n, &e, sizeof e);
+  const V4 y = p * two_n;
+  return {(x.v < vset1(-87.33654f).v) ? vzero().v : y};
+}
 #endif
 
-#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
 // exp(r) for |r| ≤ ln2/2, in the vector type's own operations.
 inline Vf exp_poly(Vf r) {
   Vf p = vset1(kP0);
@@ -104,45 +149,6 @@ inline Vf exp_poly(Vf r) {
   p = vfma(p, r, vset1(kP5));
   return vfma(p, vmul(r, r), vadd(r, vset1(1.f)));
 }
-#else
-// Generic: four lanes as plain loops (compilers turn them into SSE/NEON where they can).
-constexpr int kW = 4;
-struct Vf {
-  float x[kW];
-};
-inline Vf vzero() { return {{0.f, 0.f, 0.f, 0.f}}; }
-inline Vf vset1(float a) { return {{a, a, a, a}}; }
-inline Vf vload(const float* p) { return {{p[0], p[1], p[2], p[3]}}; }
-inline void vstore(float* p, Vf a) {
-  for (int i = 0; i < kW; ++i) p[i] = a.x[i];
-}
-#define FOVEAL_ATTN_LANEWISE(name, expr)      \
-  inline Vf name(Vf a, Vf b) {                \
-    Vf r;                                     \
-    for (int i = 0; i < kW; ++i) r.x[i] = (expr); \
-    return r;                                 \
-  }
-FOVEAL_ATTN_LANEWISE(vadd, a.x[i] + b.x[i])
-FOVEAL_ATTN_LANEWISE(vsub, a.x[i] - b.x[i])
-FOVEAL_ATTN_LANEWISE(vmul, a.x[i] * b.x[i])
-FOVEAL_ATTN_LANEWISE(vmax, b.x[i] > a.x[i] || b.x[i] != b.x[i] ? b.x[i] : a.x[i])
-#undef FOVEAL_ATTN_LANEWISE
-inline Vf vfma(Vf a, Vf b, Vf c) {
-  Vf r;
-  for (int i = 0; i < kW; ++i) r.x[i] = a.x[i] * b.x[i] + c.x[i];
-  return r;
-}
-inline float vhmax(Vf a) {
-  const float m0 = a.x[0] > a.x[2] ? a.x[0] : a.x[2], m1 = a.x[1] > a.x[3] ? a.x[1] : a.x[3];
-  return m0 > m1 ? m0 : m1;
-}
-inline float vhsum(Vf a) { return (a.x[0] + a.x[2]) + (a.x[1] + a.x[3]); }
-inline Vf vexp(Vf a) {
-  Vf r;
-  for (int i = 0; i < kW; ++i) r.x[i] = std::exp(a.x[i]);
-  return r;
-}
-#endif
 
 }  // namespace attn
 }  // namespace FOVEAL_ISA_NS
