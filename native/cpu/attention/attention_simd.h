@@ -38,6 +38,7 @@ inline Vf vmul(Vf a, Vf b) { return {_mm512_mul_ps(a.v, b.v)}; }
 inline Vf vmax(Vf a, Vf b) { return {_mm512_max_ps(a.v, b.v)}; }
 inline float vhmax(Vf a) { return _mm512_reduce_max_ps(a.v); }
 inline float vhsum(Vf a) { return _mm512_reduce_add_ps(a.v); }
+inline bool vany_gt(Vf a, float t) { return _mm512_cmp_ps_mask(a.v, _mm512_set1_ps(t), _CMP_GT_OQ) != 0; }
 inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // max(c, x) returns x when x is NaN, so NaN propagates.
@@ -77,6 +78,7 @@ inline float vhsum(Vf a) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+inline bool vany_gt(Vf a, float t) { return _mm256_movemask_ps(_mm256_cmp_ps(a.v, _mm256_set1_ps(t), _CMP_GT_OQ)) != 0; }
 inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // Clamp so 2^n is a normal number's exponent; below −87.34 the result is set to 0.
@@ -118,6 +120,7 @@ inline float vhmax(Vf a) {
   return m0 > m1 ? m0 : m1;
 }
 inline float vhsum(Vf a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
+inline bool vany_gt(Vf a, float t) { return a.v[0] > t || a.v[1] > t || a.v[2] > t || a.v[3] > t; }
 typedef int32_t V4i __attribute__((vector_size(16)));
 inline Vf exp_poly(Vf r);
 // As the AVX2 one: clamp, n = round(x·log2e) (by the 1.5·2^23 trick, exact for |t| < 2^22
