@@ -274,48 +274,101 @@ inline void pack_rows(const float* src, int64_t ld, int64_t n, int64_t w, int64_
   }
 }
 
-// Philox4x32-10 (core/rng.h) for 16 consecutive groups of 4 keys at once, written as
-// lane loops the compiler vectorises; bit-identical to philox4x32_10.
-constexpr int kRngGroups = kBc / 4;
-inline void philox_groups(uint32_t c0, uint32_t c1, uint32_t g0, uint64_t seed, uint32_t out[4][kRngGroups]) {
-  uint32_t x0[kRngGroups], x1[kRngGroups], x2[kRngGroups], x3[kRngGroups];
-  for (int g = 0; g < kRngGroups; ++g) {
-    x0[g] = c0;
-    x1[g] = c1;
-    x2[g] = g0 + static_cast<uint32_t>(g);
-    x3[g] = kStreamAttention;
-  }
-  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    for (int g = 0; g < kRngGroups; ++g) {
-      const uint64_t p0 = static_cast<uint64_t>(0xD2511F53u) * x0[g];
-      const uint64_t p1 = static_cast<uint64_t>(0xCD9E8D57u) * x2[g];
-      const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ x1[g] ^ k0;
-      const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ x3[g] ^ k1;
-      x1[g] = static_cast<uint32_t>(p1);
-      x3[g] = static_cast<uint32_t>(p0);
-      x0[g] = n0;
-      x2[g] = n2;
-    }
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  for (int g = 0; g < kRngGroups; ++g) {
-    out[0][g] = x0[g];
-    out[1][g] = x1[g];
-    out[2][g] = x2[g];
-    out[3][g] = x3[g];
-  }
-}
+// Dropout bits of one row of a key block: bit c set when key j0 + c of row i of head bh
+// is kept. The Philox4x32-10 stream of core/rng.h, one call per 4 keys, 16 calls at once
+// in vector lanes (the 32×32→64 products as even/odd vpmuludq pairs).
+static_assert(kBc == 64, "one 64-bit word of dropout bits per row of a key block");
+constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
+constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
 
-// keep[c] = 1 or 0 for keys j0 + c, c < kBc, of row i of head bh (j0 a multiple of kBc).
-inline void dropout_keep(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0, float* keep) {
-  uint32_t w[4][kRngGroups];
-  philox_groups(static_cast<uint32_t>(bh), static_cast<uint32_t>(i), static_cast<uint32_t>(j0 / 4), pb.seed, w);
-  const float p = pb.dropout;
-  for (int g = 0; g < kRngGroups; ++g)
-    for (int e = 0; e < 4; ++e) keep[4 * g + e] = unit_float(w[e][g]) >= p ? 1.f : 0.f;
+#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
+// Interleaves four 16-bit masks (bit g of mask e = word e of group g) into bit 4g + e.
+inline uint64_t interleave4(uint32_t m0, uint32_t m1, uint32_t m2, uint32_t m3) {
+  return _pdep_u64(m0, 0x1111111111111111ull) | _pdep_u64(m1, 0x2222222222222222ull) |
+         _pdep_u64(m2, 0x4444444444444444ull) | _pdep_u64(m3, 0x8888888888888888ull);
 }
+#endif
+
+#if FOVEAL_ATTN_SIMD == 512
+inline __m512i mulhilo(__m512i a, __m512i m, __m512i* lo) {
+  const __m512i even = _mm512_mul_epu32(a, m);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+  *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
+  __m512i x0 = _mm512_set1_epi32(static_cast<int>(bh));
+  __m512i x1 = _mm512_set1_epi32(static_cast<int>(i));
+  __m512i x2 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(j0 / 4)),
+                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512i x3 = _mm512_set1_epi32(static_cast<int>(kStreamAttention));
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
+  uint32_t k0 = static_cast<uint32_t>(pb.seed), k1 = static_cast<uint32_t>(pb.seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    __m512i lo0, lo1;
+    const __m512i hi0 = mulhilo(x0, m0, &lo0), hi1 = mulhilo(x2, m1, &lo1);
+    x0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi32(static_cast<int>(k0)));
+    x2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi32(static_cast<int>(k1)));
+    x1 = lo1;
+    x3 = lo0;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
+  }
+  const __m512 p = _mm512_set1_ps(pb.dropout), unit = _mm512_set1_ps(1.0f / 16777216.0f);
+  auto kept = [&](__m512i w) {  // unit_float(w) ≥ p, exactly
+    return static_cast<uint32_t>(
+        _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), unit), p, _CMP_GE_OQ));
+  };
+  return interleave4(kept(x0), kept(x1), kept(x2), kept(x3));
+}
+#elif FOVEAL_ATTN_SIMD == 256
+inline __m256i mulhilo(__m256i a, __m256i m, __m256i* lo) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
+  uint32_t masks[4] = {0, 0, 0, 0};
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
+  const __m256 p = _mm256_set1_ps(pb.dropout), unit = _mm256_set1_ps(1.0f / 16777216.0f);
+  for (int half = 0; half < 2; ++half) {  // groups 0–7, then 8–15
+    __m256i x0 = _mm256_set1_epi32(static_cast<int>(bh));
+    __m256i x1 = _mm256_set1_epi32(static_cast<int>(i));
+    __m256i x2 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(j0 / 4 + 8 * half)),
+                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256i x3 = _mm256_set1_epi32(static_cast<int>(kStreamAttention));
+    uint32_t k0 = static_cast<uint32_t>(pb.seed), k1 = static_cast<uint32_t>(pb.seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      __m256i lo0, lo1;
+      const __m256i hi0 = mulhilo(x0, m0, &lo0), hi1 = mulhilo(x2, m1, &lo1);
+      x0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x1), _mm256_set1_epi32(static_cast<int>(k0)));
+      x2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x3), _mm256_set1_epi32(static_cast<int>(k1)));
+      x1 = lo1;
+      x3 = lo0;
+      k0 += kPhiloxW0;
+      k1 += kPhiloxW1;
+    }
+    const __m256i w[4] = {x0, x1, x2, x3};
+    for (int e = 0; e < 4; ++e) {
+      const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w[e], 8)), unit);
+      masks[e] |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(u, p, _CMP_GE_OQ))) << (8 * half);
+    }
+  }
+  return interleave4(masks[0], masks[1], masks[2], masks[3]);
+}
+#else
+inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
+  uint64_t bits = 0;
+  for (int g = 0; g < kBc / 4; ++g) {
+    const Philox4 w = philox4x32_10(static_cast<uint32_t>(bh), static_cast<uint32_t>(i),
+                                    static_cast<uint32_t>(j0 / 4 + g), kStreamAttention, pb.seed);
+    for (int e = 0; e < 4; ++e)
+      if (unit_float(w.w[e]) >= pb.dropout) bits |= uint64_t{1} << (4 * g + e);
+  }
+  return bits;
+}
+#endif
 
 // Per-row topK thresholds: key j of a row is kept iff s > t or (s == t and j ≤ c).
 struct Threshold {
@@ -518,7 +571,6 @@ struct ForwardScratch {
   float* l;     // [kBr][kW] running sum, per lane
   float* shift; // [kBr] the max the tile's exponentials subtract
   float* alpha; // [kBr] rescale of O
-  float* keep;  // [kBc] dropout mask of one row
   float* Sfull; // topK only: [kBr][nkb·kBc]
   float* tmp;   // topK only: [Lk]
   Threshold* thr;  // topK only: [kBr]
@@ -527,7 +579,7 @@ struct ForwardScratch {
 inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
   size_t n = Arena::bytes_for(d.nkb * d.D * kBc) + Arena::bytes_for(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp) +
              Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
-             3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBr * kW) + Arena::bytes_for(kBc);
+             3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBr * kW);
   if (pb.top_k > 0)
     n += Arena::bytes_for(kBr * d.nkb * kBc) + Arena::bytes_for(d.Lk) +
          Arena::bytes_for(kBr * sizeof(Threshold) / sizeof(float));
@@ -545,7 +597,6 @@ inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, A
   s.l = a.carve(kBr * kW);
   s.shift = a.carve(kBr);
   s.alpha = a.carve(kBr);
-  s.keep = a.carve(kBc);
   if (pb.top_k > 0) {
     s.Sfull = a.carve(kBr * d.nkb * kBc);
     s.tmp = a.carve(d.Lk);
@@ -622,8 +673,8 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
       }
       vstore(s.l + r * kW, vfma(vload(s.l + r * kW), vset1(s.alpha[r]), sum));
       if (pb.dropout > 0.f) {
-        dropout_keep(pb, qb.bh, qb.i0 + r, j0, s.keep);
-        for (int64_t c = 0; c < kBc; c += kW) vstore(srow + c, vmul(vload(srow + c), vload(s.keep + c)));
+        const uint64_t bits = dropout_bits(pb, qb.bh, qb.i0 + r, j0);
+        for (int64_t c = 0; c < kBc; c += kW) vstore(srow + c, vkeep(vload(srow + c), bits, static_cast<int>(c)));
       }
     }
     const float* V = s.V + j0 * d.Dvp;
@@ -700,7 +751,6 @@ struct BackwardScratch {
   float* Di;     // [Lq] rowsum(dO∘O)
   float* S;      // [kBr][kBc] scores → Pd
   float* dP;     // [kBr][kBc] dP → dS
-  float* keep;   // [kBc]
   float* Sfull;  // topK: [kBr][nkb·kBc]
   float* tmp;    // topK: [Lk]
   Threshold* thr;  // topK: [Lq]
@@ -710,8 +760,7 @@ inline size_t backward_scratch_bytes(const AttentionProblem& pb, const Dims& d) 
   const int64_t Lkp = d.nkb * kBc;
   size_t n = Arena::bytes_for(Lkp * d.D) + Arena::bytes_for(Lkp * d.Dv) + Arena::bytes_for(d.D == d.Dp ? 0 : Lkp * d.Dp) +
              Arena::bytes_for(Lkp * d.Dp) + Arena::bytes_for(Lkp * d.Dvp) + 2 * Arena::bytes_for(d.Lq * d.Dp) +
-             Arena::bytes_for(d.Lq * d.Dvp) + 2 * Arena::bytes_for(d.Lq) + 2 * Arena::bytes_for(kBr * kBc) +
-             Arena::bytes_for(kBc);
+             Arena::bytes_for(d.Lq * d.Dvp) + 2 * Arena::bytes_for(d.Lq) + 2 * Arena::bytes_for(kBr * kBc);
   if (pb.top_k > 0)
     n += Arena::bytes_for(kBr * Lkp) + Arena::bytes_for(d.Lk) +
          Arena::bytes_for(d.Lq * sizeof(Threshold) / sizeof(float));
@@ -733,7 +782,6 @@ inline BackwardScratch carve_backward(const AttentionProblem& pb, const Dims& d,
   s.Di = a.carve(d.Lq);
   s.S = a.carve(kBr * kBc);
   s.dP = a.carve(kBr * kBc);
-  s.keep = a.carve(kBc);
   if (pb.top_k > 0) {
     s.Sfull = a.carve(kBr * Lkp);
     s.tmp = a.carve(d.Lk);
@@ -804,15 +852,14 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const
     float* dprow = s.dP + r * kBc;
     const Vf lse = vset1(s.lse[i0 + r]);
     const Vf di = vset1(s.Di[i0 + r]);
-    if (drop) dropout_keep(pb, qb.bh, i0 + r, j0, s.keep);
+    const uint64_t bits = drop ? dropout_bits(pb, qb.bh, i0 + r, j0) : 0;
     for (int64_t c = 0; c < kBc; c += kW) {
       const Vf P = vexp(vsub(vload(srow + c), lse));
       Vf dp = vload(dprow + c);
       Vf pd = P;
       if (drop) {
-        const Vf z = vmul(vload(s.keep + c), inv_keep);
-        pd = vmul(P, z);
-        dp = vmul(dp, z);
+        pd = vkeep(vmul(P, inv_keep), bits, static_cast<int>(c));
+        dp = vkeep(vmul(dp, inv_keep), bits, static_cast<int>(c));
       }
       vstore(srow + c, pd);
       vstore(dprow + c, vmul(P, vsub(dp, di)));

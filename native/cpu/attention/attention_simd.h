@@ -39,6 +39,8 @@ inline Vf vmax(Vf a, Vf b) { return {_mm512_max_ps(a.v, b.v)}; }
 inline float vhmax(Vf a) { return _mm512_reduce_max_ps(a.v); }
 inline float vhsum(Vf a) { return _mm512_reduce_add_ps(a.v); }
 inline bool vany_gt(Vf a, float t) { return _mm512_cmp_ps_mask(a.v, _mm512_set1_ps(t), _CMP_GT_OQ) != 0; }
+// Lane e of a where bit c + e of bits is set, else 0.
+inline Vf vkeep(Vf a, uint64_t bits, int c) { return {_mm512_maskz_mov_ps(static_cast<__mmask16>(bits >> c), a.v)}; }
 inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // max(c, x) returns x when x is NaN, so NaN propagates.
@@ -79,6 +81,11 @@ inline float vhsum(Vf a) {
   return _mm_cvtss_f32(s);
 }
 inline bool vany_gt(Vf a, float t) { return _mm256_movemask_ps(_mm256_cmp_ps(a.v, _mm256_set1_ps(t), _CMP_GT_OQ)) != 0; }
+inline Vf vkeep(Vf a, uint64_t bits, int c) {
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i b = _mm256_and_si256(_mm256_set1_epi32(static_cast<int>((bits >> c) & 0xFF)), lane_bit);
+  return {_mm256_and_ps(a.v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, lane_bit)))};
+}
 inline Vf exp_poly(Vf r);
 inline Vf vexp(Vf x) {
   // Clamp so 2^n is a normal number's exponent; below −87.34 the result is set to 0.
@@ -121,6 +128,12 @@ inline float vhmax(Vf a) {
 }
 inline float vhsum(Vf a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
 inline bool vany_gt(Vf a, float t) { return a.v[0] > t || a.v[1] > t || a.v[2] > t || a.v[3] > t; }
+inline Vf vkeep(Vf a, uint64_t bits, int c) {
+  V4 r = a.v;
+  for (int e = 0; e < kW; ++e)
+    if (!((bits >> (c + e)) & 1)) r[e] = 0.f;
+  return {r};
+}
 typedef int32_t V4i __attribute__((vector_size(16)));
 inline Vf exp_poly(Vf r);
 // As the AVX2 one: clamp, n = round(x·log2e) (by the 1.5·2^23 trick, exact for |t| < 2^22
