@@ -10,7 +10,7 @@
 //    under no_grad and the autograd backward alone.
 // FLOPs: 2·B·H·Lq·Lk·(D+Dv) forward (4·B·H·L²·D when Dv = D), halved when causal;
 // backward 2.5× the forward's. A last section runs one L = 16384 call in a child process
-// and reports its peak RSS beside the size of the inputs.
+// and reports its peak RSS (VmHWM) beside the size of the inputs.
 const { spawnSync } = require('child_process')
 const { model } = require('../lib/onnx')
 
@@ -143,7 +143,7 @@ function memoryRows ({ report, threads }, suite) {
       continue
     }
     const m = JSON.parse(r.stdout)
-    const flop = 4 * s.B * s.H * s.L * s.L * s.D * (dir === 'bwd' ? 2.5 : 1)
+    const flop = 2 * s.B * s.H * s.L * s.L * s.D * (dir === 'bwd' ? 2.5 : 1) // causal: half of 4·B·H·L²·D
     report.add({
       suite,
       group,
@@ -154,6 +154,14 @@ function memoryRows ({ report, threads }, suite) {
         `+ ${mib(m.peak - m.before)} MiB during it (results ${mib(m.results)} MiB); one head's L×L scores alone would be ${mib(s.L * s.L * 4)} MiB`
     })
   }
+}
+
+// The high-water mark of this process's resident memory, in bytes. VmHWM belongs to the
+// address space, which exec replaces: unlike getrusage's maxRSS, which Linux carries
+// over from the forked parent (the bench process, with every peer loaded).
+function hwm () {
+  const m = /VmHWM:\s+(\d+) kB/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))
+  return m ? Number(m[1]) * 1024 : process.resourceUsage().maxRSS * 1024
 }
 
 function childRss (dir, s, threads) {
@@ -169,12 +177,12 @@ function childRss (dir, s, threads) {
     f = fv.ops.attention(q, k, v, { causal: true })
     tensors += (2 * n + B * H * L) * 4
   }
-  const before = process.resourceUsage().maxRSS * 1024
+  const before = hwm()
   const t0 = performance.now()
   if (dir === 'fwd') fv.ops.attention(q, k, v, { causal: true })
   else fv.ops.attentionBackward(dO, q, k, v, f.out, f.lse, { causal: true })
   const ms = performance.now() - t0
-  const peak = process.resourceUsage().maxRSS * 1024
+  const peak = hwm()
   const results = (dir === 'fwd' ? n + B * H * L : 3 * n) * 4
   process.stdout.write(JSON.stringify({ before, peak, ms, tensors, results }))
 }
