@@ -877,6 +877,46 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const
   tile_gemm<kAdd>(rows, d.Dp / kW, kn, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp);
 }
 
+// One task: kv head `kv` (its panels already packed in s) against the (query head, query
+// block) pairs [p0, p1) of its group; writes those pairs' dQ rows, and the task's dK/dV
+// sums into dk [Lk][D] and dv [Lk][Dv].
+inline void backward_task(const AttentionBackwardParams& p, const Dims& d, int64_t kv, int64_t p0, int64_t p1,
+                          float* dk, float* dv, BackwardScratch& s) {
+  const AttentionProblem& pb = p.pb;
+  const int64_t b = kv / d.Hkv, g = kv % d.Hkv;
+  const int64_t Lkp = d.nkb * kBc;
+  std::fill(s.dK, s.dK + Lkp * d.Dp, 0.f);
+  std::fill(s.dV, s.dV + Lkp * d.Dvp, 0.f);
+  for (int64_t hh = p0 / std::max<int64_t>(d.nqb, 1); hh * d.nqb < p1; ++hh) {
+    const int64_t h = g * d.G + hh;
+    const int64_t qa = std::max(p0 - hh * d.nqb, int64_t{0}), qz = std::min(p1 - hh * d.nqb, d.nqb);
+    if (qa >= qz) continue;
+    const int64_t i0 = qa * kBr, i1 = std::min(qz * kBr, d.Lq);
+    prepare_rows(p, d, b, h, i0, i1, s);
+    int64_t kb_lo, kb_hi;
+    key_block_range(pb, b, i0, i1, &kb_lo, &kb_hi);
+    // Key blocks outer: one block's dK/dV accumulators stay in cache across the query
+    // blocks; each query block's own key range skips its masked tiles.
+    QueryBlock qb;  // re-initialised per tile: cheap next to a tile's products
+    for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
+      for (int64_t qbi = qa; qbi < qz; ++qbi) {
+        init_block(pb, d, b, h, qbi, &qb);
+        int64_t lo, hi;
+        key_block_range(pb, b, qb.i0, qb.i0 + qb.rows, &lo, &hi);
+        if (kb < lo || kb >= hi) continue;
+        backward_tile(p, d, qb, kb, s);
+      }
+    }
+    float* dq = p.dq + ((b * d.Hq + h) * d.Lq) * d.D;
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t e = 0; e < d.D; ++e) dq[i * d.D + e] = s.dQ[i * d.Dp + e] * pb.scale;
+  }
+  for (int64_t j = 0; j < d.Lk; ++j) {
+    std::copy(s.dK + j * d.Dp, s.dK + j * d.Dp + d.D, dk + j * d.D);
+    std::copy(s.dV + j * d.Dvp, s.dV + j * d.Dvp + d.Dv, dv + j * d.Dv);
+  }
+}
+
 void attention_backward(const AttentionBackwardParams& p) {
   const AttentionProblem& pb = p.pb;
   attention_check(pb);
@@ -904,56 +944,18 @@ void attention_backward(const AttentionBackwardParams& p) {
     }
   } release{partial, partial_bytes};
 
-  const size_t bytes = backward_scratch_bytes(pb, d);
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), tasks));
-  WorkQueue queue(tasks, threads);
-  parallel_run(threads, [&](int, int) {
-    Arena arena(mem::scratch(0, bytes), bytes);
-    BackwardScratch s = carve_backward(pb, d, arena);
-    int64_t packed = -1;
-    for (int64_t t0, t1; queue.grab(&t0, &t1);)
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t kv = t / chunks, c = t % chunks, b = kv / d.Hkv, g = kv % d.Hkv;
-      if (kv != packed) {
-        pack_kv_backward(pb, d, b, g, s);
-        packed = kv;
-      }
-      const int64_t Lkp = d.nkb * kBc;
-      std::fill(s.dK, s.dK + Lkp * d.Dp, 0.f);
-      std::fill(s.dV, s.dV + Lkp * d.Dvp, 0.f);
-      const int64_t p0 = pairs * c / chunks, p1 = pairs * (c + 1) / chunks;
-      for (int64_t hh = p0 / std::max<int64_t>(d.nqb, 1); hh * d.nqb < p1; ++hh) {
-        const int64_t h = g * d.G + hh;
-        const int64_t qa = std::max(p0 - hh * d.nqb, int64_t{0}), qz = std::min(p1 - hh * d.nqb, d.nqb);
-        if (qa >= qz) continue;
-        const int64_t i0 = qa * kBr, i1 = std::min(qz * kBr, d.Lq);
-        prepare_rows(p, d, b, h, i0, i1, s);
-        int64_t kb_lo, kb_hi;
-        key_block_range(pb, b, i0, i1, &kb_lo, &kb_hi);
-        // Key blocks outer: one block's dK/dV accumulators stay in cache across the
-        // query blocks; each query block's own key range skips its masked tiles.
-        QueryBlock qb;  // re-initialised per tile: cheap next to a tile's products
-        for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
-          for (int64_t qbi = qa; qbi < qz; ++qbi) {
-            init_block(pb, d, b, h, qbi, &qb);
-            int64_t lo, hi;
-            key_block_range(pb, b, qb.i0, qb.i0 + qb.rows, &lo, &hi);
-            if (kb < lo || kb >= hi) continue;
-            backward_tile(p, d, qb, kb, s);
-          }
-        }
-        float* dq = p.dq + ((b * d.Hq + h) * d.Lq) * d.D;
-        for (int64_t i = i0; i < i1; ++i)
-          for (int64_t e = 0; e < d.D; ++e) dq[i * d.D + e] = s.dQ[i * d.Dp + e] * pb.scale;
-      }
-      float* dk = chunks > 1 ? partial + t * kv_floats : p.dk + kv * d.Lk * d.D;
-      float* dv = chunks > 1 ? partial + t * kv_floats + d.Lk * d.D : p.dv + kv * d.Lk * d.Dv;
-      for (int64_t j = 0; j < d.Lk; ++j) {
-        std::copy(s.dK + j * d.Dp, s.dK + j * d.Dp + d.D, dk + j * d.D);
-        std::copy(s.dV + j * d.Dvp, s.dV + j * d.Dvp + d.Dv, dv + j * d.Dv);
-      }
-    }
-  });
+  // Tasks in order, handed out dynamically: each writes its own dQ rows and its own dK/dV
+  // (or partial) rows, so the schedule never changes a bit of the result.
+  for_each_item<BackwardScratch>(
+      tasks, backward_scratch_bytes(pb, d), [&](Arena& a) { return carve_backward(pb, d, a); },
+      [&](int64_t t) { return t / chunks; },
+      [&](BackwardScratch& s, int64_t kv) { pack_kv_backward(pb, d, kv / d.Hkv, kv % d.Hkv, s); },
+      [&](BackwardScratch& s, int64_t t) {
+        const int64_t kv = t / chunks, c = t % chunks;
+        float* dk = chunks > 1 ? partial + t * kv_floats : p.dk + kv * d.Lk * d.D;
+        float* dv = chunks > 1 ? partial + t * kv_floats + d.Lk * d.D : p.dv + kv * d.Lk * d.Dv;
+        backward_task(p, d, kv, pairs * c / chunks, pairs * (c + 1) / chunks, dk, dv, s);
+      });
 
   if (chunks > 1) {
     // dK/dV of each kv head = Σ over its chunks, in chunk order.
