@@ -149,15 +149,16 @@ class Arena {
   size_t off_ = 0;
 };
 
-// Runs body(scratch, item) for items [0, total) on the kernel pool. Each thread carves its
-// scratch from its own `bytes` of mem::scratch and repacks its kv head (pack(scratch, kv))
-// only when kv_of(item) changes.
+// Runs body(scratch, item) for items [0, total) on the kernel pool, in guided ranges or
+// one item at a time. Each thread carves its scratch from its own `bytes` of
+// mem::scratch and calls pack(scratch, kv) only when kv_of(item) changes.
 template <class Scratch, class Carve, class KvOf, class Pack, class Body>
-void for_each_item(int64_t total, size_t bytes, Carve carve, KvOf kv_of, Pack pack, Body body);
+void for_each_item(int64_t total, size_t bytes, bool guided, Carve carve, KvOf kv_of, Pack pack, Body body);
 
-// Hands out ranges of [0, total): large ones first, so a thread keeps whole heads and
-// packs each kv head once, then smaller ones, so the threads finish together (guided
-// self-scheduling). Which thread takes which range never changes a result.
+// Hands out ranges of [0, total). Guided (threads > 0): large ones first, so a thread
+// keeps whole heads and packs each kv head once, then smaller ones, so the threads finish
+// together (guided self-scheduling); otherwise one item at a time. Which thread takes
+// which range never changes a result.
 class WorkQueue {
  public:
   WorkQueue(int64_t total, int threads) : total_(total), threads_(threads) {}
@@ -165,7 +166,7 @@ class WorkQueue {
     int64_t cur = next_.load(std::memory_order_relaxed);
     for (;;) {
       if (cur >= total_) return false;
-      const int64_t n = std::max<int64_t>(1, (total_ - cur) / (2 * threads_));
+      const int64_t n = threads_ > 0 ? std::max<int64_t>(1, (total_ - cur) / (2 * threads_)) : 1;
       if (next_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) {
         *begin = cur;
         *end = std::min(total_, cur + n);
@@ -181,9 +182,9 @@ class WorkQueue {
 };
 
 template <class Scratch, class Carve, class KvOf, class Pack, class Body>
-void for_each_item(int64_t total, size_t bytes, Carve carve, KvOf kv_of, Pack pack, Body body) {
+void for_each_item(int64_t total, size_t bytes, bool guided, Carve carve, KvOf kv_of, Pack pack, Body body) {
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), total));
-  WorkQueue queue(total, threads);
+  WorkQueue queue(total, guided ? threads : 0);
   parallel_run(threads, [&](int, int) {
     Arena arena(mem::scratch(0, bytes), bytes);
     Scratch s = carve(arena);
@@ -562,9 +563,8 @@ inline void exp_shifted(float* x, int64_t n, float shift) {
 // Forward
 
 struct ForwardScratch {
-  float* Kt;    // [nkb][D][kBc]   kᵀ panels of the current kv head
-  float* Vp;    // [nkb·kBc][Dvp] v rows, zero-padded (only when Dv is not whole vectors)
-  const float* V;  // v rows of the current kv head, Dvp apart: Vp, or v itself
+  const float* Kt;  // [nkb][D][kBc] kᵀ panels of the current kv head (shared, packed once)
+  const float* V;   // v rows of the current kv head, Dvp apart: v itself, or padded (shared)
   float* Qs;    // [kBr][D]        q·scale of the block
   float* S;     // [kBr][kBc]     scores, then probabilities
   float* O;     // [kBr][Dvp]     unnormalised output
@@ -578,8 +578,7 @@ struct ForwardScratch {
 };
 
 inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
-  size_t n = Arena::bytes_for(d.nkb * d.D * kBc) + Arena::bytes_for(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp) +
-             Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
+  size_t n = Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
              3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBr * kW);
   if (pb.top_k > 0)
     n += Arena::bytes_for(kBr * d.nkb * kBc) + Arena::bytes_for(d.Lk) +
@@ -589,8 +588,6 @@ inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
 
 inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, Arena& a) {
   ForwardScratch s{};
-  s.Kt = a.carve(d.nkb * d.D * kBc);
-  s.Vp = a.carve(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp);
   s.Qs = a.carve(kBr * d.D);
   s.S = a.carve(kBr * kBc);
   s.O = a.carve(kBr * d.Dvp);
@@ -606,19 +603,45 @@ inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, A
   return s;
 }
 
-// Packs kv head (b, g) for the forward: kᵀ panels and padded v rows.
-inline void pack_kv_forward(const AttentionProblem& pb, const Dims& d, int64_t b, int64_t g, ForwardScratch& s) {
-  const float* k = pb.k + (b * d.Hkv + g) * d.Lk * d.D;
-  const float* v = pb.v + (b * d.Hkv + g) * d.Lk * d.Dv;
-  for (int64_t kb = 0; kb < d.nkb; ++kb)
-    pack_transposed(k + kb * kBc * d.D, d.D, std::min(kBc, d.Lk - kb * kBc), d.D, s.Kt + kb * d.D * kBc);
-  if (d.Dv == d.Dvp) {
-    s.V = v;  // rows are whole vectors already: read in place
-  } else {
-    pack_rows(v, d.Dv, d.Lk, d.Dv, d.Dvp, 1.f, s.Vp);
-    s.V = s.Vp;
+// K (and V when its rows are not whole vectors) of every kv head, packed once per call
+// into one block the threads share, so work can be handed out query block by query block
+// without a thread ever repacking a head: [B·Hkv][nkb][D][kBc] kᵀ panels, then
+// [B·Hkv][nkb·kBc][Dvp] padded v rows. The size of K (and V): O(L).
+class PackedKV {
+ public:
+  PackedKV(const AttentionProblem& pb, const Dims& d)
+      : kt_stride_(d.nkb * d.D * kBc), v_stride_(d.Dv == d.Dvp ? 0 : d.nkb * kBc * d.Dvp), v_(pb.v), lk_dv_(d.Lk * d.Dv) {
+    const int64_t heads = d.B * d.Hkv;
+    bytes_ = static_cast<size_t>(heads * (kt_stride_ + v_stride_)) * sizeof(float);
+    block_ = static_cast<float*>(mem::acquire(bytes_));
+    float* vp = block_ + heads * kt_stride_;
+    // One piece per (kv head, key block): enough pieces for every thread even at B·Hkv = 1.
+    parallel_for(heads * d.nkb, 8, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t kv = t / d.nkb, kb = t % d.nkb, n = std::min(kBc, d.Lk - kb * kBc);
+        pack_transposed(pb.k + (kv * d.Lk + kb * kBc) * d.D, d.D, n, d.D, block_ + kv * kt_stride_ + kb * d.D * kBc);
+        if (v_stride_)
+          pack_rows(pb.v + (kv * d.Lk + kb * kBc) * d.Dv, d.Dv, n, d.Dv, d.Dvp, 1.f,
+                    vp + kv * v_stride_ + kb * kBc * d.Dvp);
+      }
+    });
+    if (v_stride_) v_ = vp;
   }
-}
+  ~PackedKV() { mem::release(block_, bytes_); }
+  PackedKV(const PackedKV&) = delete;
+  PackedKV& operator=(const PackedKV&) = delete;
+
+  const float* kt(int64_t kv) const { return block_ + kv * kt_stride_; }
+  // Rows that are whole vectors already are read in place from v.
+  const float* v(int64_t kv) const { return v_ + kv * (v_stride_ ? v_stride_ : lk_dv_); }
+
+ private:
+  int64_t kt_stride_, v_stride_;
+  const float* v_;  // the padded rows, or v itself
+  int64_t lk_dv_;
+  size_t bytes_ = 0;
+  float* block_ = nullptr;
+};
 
 // One query block of one head: the online-softmax pass over its visible key blocks.
 inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, int64_t h, int64_t qbi,
@@ -721,12 +744,17 @@ void attention_forward(const AttentionParams& p) {
   const int64_t items = d.B * d.Hq * d.nqb;
   if (items == 0) return;
   const size_t bytes = forward_scratch_bytes(pb, d);
-  // Items (b, h, query block) in order, handed out dynamically: every row is computed by
-  // one thread whichever it is, so the schedule never changes a bit of the result.
+  const PackedKV packed(pb, d);
+  // Items (b, h, query block) in order, handed out one at a time (a thread that loses its
+  // core to another process holds up little): every row is computed by one thread
+  // whichever it is, so the schedule never changes a bit of the result.
   for_each_item<ForwardScratch>(
-      items, bytes, [&](Arena& a) { return carve_forward(pb, d, a); },
+      items, bytes, /*guided=*/false, [&](Arena& a) { return carve_forward(pb, d, a); },
       [&](int64_t it) { return (it / d.nqb / d.Hq) * d.Hkv + (it / d.nqb % d.Hq) / d.G; },
-      [&](ForwardScratch& s, int64_t kv) { pack_kv_forward(pb, d, kv / d.Hkv, kv % d.Hkv, s); },
+      [&](ForwardScratch& s, int64_t kv) {
+        s.Kt = packed.kt(kv);
+        s.V = packed.v(kv);
+      },
       [&](ForwardScratch& s, int64_t it) {
         const int64_t bh = it / d.nqb;
         forward_block(p, d, bh / d.Hq, bh % d.Hq, it % d.nqb, s);
@@ -947,7 +975,7 @@ void attention_backward(const AttentionBackwardParams& p) {
   // Tasks in order, handed out dynamically: each writes its own dQ rows and its own dK/dV
   // (or partial) rows, so the schedule never changes a bit of the result.
   for_each_item<BackwardScratch>(
-      tasks, backward_scratch_bytes(pb, d), [&](Arena& a) { return carve_backward(pb, d, a); },
+      tasks, backward_scratch_bytes(pb, d), /*guided=*/true, [&](Arena& a) { return carve_backward(pb, d, a); },
       [&](int64_t t) { return t / chunks; },
       [&](BackwardScratch& s, int64_t kv) { pack_kv_backward(pb, d, kv / d.Hkv, kv % d.Hkv, s); },
       [&](BackwardScratch& s, int64_t t) {
