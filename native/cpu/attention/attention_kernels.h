@@ -41,6 +41,7 @@ constexpr int kNv = 2;
 // (kBc = 128 gained 1–3% on full attention and lost 5–8% on causal L = 512.)
 constexpr int64_t kBr = 48;
 static_assert(kBr % kW == 0, "the alpha pass runs over whole vectors of rows");
+static_assert(kBr % kMr == 0, "row groups of the micro-kernel tile a query block");
 constexpr int64_t kBc = 64;
 constexpr int64_t kBcV = kBc / kW;  // vectors per key block
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -99,27 +100,47 @@ inline void micro_nv(int nv, const float* A, int64_t sam, int64_t sak, const flo
   }
 }
 
+// A half-open range [begin, end).
+struct Span {
+  int64_t begin, end;
+};
+
 // C[M, 0:NVt·kW] (mode as micro) = A[M,K]·B[K, NVt·kW], tiled over micro-kernels. B's
-// column panel stays in L1 while the rows of A stream past it.
+// column panel stays in L1 while the rows of A stream past it. Optionally per group of
+// kMr rows (g = m / kMr): only the vectors nspan[g] of C are computed (the others are
+// left alone), and only the k in kspan[g] are summed.
 template <int MODE>
 void tile_gemm(int64_t M, int64_t NVt, int64_t K, const float* A, int64_t sam, int64_t sak, const float* B,
-               int64_t ldb, float* C, int64_t ldc, const float* cs = nullptr) {
+               int64_t ldb, float* C, int64_t ldc, const float* cs = nullptr, const Span* nspan = nullptr,
+               const Span* kspan = nullptr) {
   for (int64_t n0 = 0; n0 < NVt; n0 += kNv) {
-    const int nv = static_cast<int>(std::min<int64_t>(kNv, NVt - n0));
+    const int64_t n1 = std::min<int64_t>(n0 + kNv, NVt);
     for (int64_t m0 = 0; m0 < M; m0 += kMr) {
       const int mr = static_cast<int>(std::min<int64_t>(kMr, M - m0));
-      const float* a = A + m0 * sam;
-      const float* b = B + n0 * kW;
-      float* c = C + m0 * ldc + n0 * kW;
+      int64_t v0 = n0, v1 = n1, k0 = 0, k1 = K;
+      if (nspan) {
+        v0 = std::max(v0, nspan[m0 / kMr].begin);
+        v1 = std::min(v1, nspan[m0 / kMr].end);
+        if (v0 >= v1) continue;
+      }
+      if (kspan) {
+        k0 = kspan[m0 / kMr].begin;
+        k1 = std::max(k0, kspan[m0 / kMr].end);
+      }
+      const int nv = static_cast<int>(v1 - v0);
+      const int64_t kk = k1 - k0;
+      const float* a = A + m0 * sam + k0 * sak;
+      const float* b = B + k0 * ldb + v0 * kW;
+      float* c = C + m0 * ldc + v0 * kW;
       const float* s = cs ? cs + m0 : nullptr;
       switch (mr) {
-        case 1: micro_nv<MODE, 1>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
-        case 2: micro_nv<MODE, 2>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
-        case 3: micro_nv<MODE, 3>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
-        case 4: micro_nv<MODE, 4>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 1: micro_nv<MODE, 1>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
+        case 2: micro_nv<MODE, 2>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
+        case 3: micro_nv<MODE, 3>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
+        case 4: micro_nv<MODE, 4>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
 #if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
-        case 5: micro_nv<MODE, 5>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
-        case 6: micro_nv<MODE, 6>(nv, a, sam, sak, b, ldb, K, c, ldc, s); break;
+        case 5: micro_nv<MODE, 5>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
+        case 6: micro_nv<MODE, 6>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
 #endif
         default: break;
       }
@@ -481,6 +502,11 @@ struct QueryBlock {
   int64_t b, h, bh, g;  // batch, query head, b·Hq + h, kv head
   int64_t i0, rows;     // first query row and how many
   Interval vis[kBr];    // visible keys of each row
+  int64_t hi_max;       // the last key any row sees (−1: none)
+  // Of the current key block (set by score_tile), per group of kMr rows: the keys any of
+  // its rows may see (kspan, relative to the block) and the vectors holding them (vspan).
+  Span kspan[kBr / kMr];
+  Span vspan[kBr / kMr];
 };
 
 inline void init_block(const AttentionProblem& pb, const Dims& d, int64_t b, int64_t h, int64_t qb, QueryBlock* B) {
@@ -490,17 +516,39 @@ inline void init_block(const AttentionProblem& pb, const Dims& d, int64_t b, int
   B->g = h / d.G;
   B->i0 = qb * kBr;
   B->rows = std::min(kBr, d.Lq - B->i0);
-  for (int64_t r = 0; r < B->rows; ++r) B->vis[r] = visible_keys(pb, b, B->i0 + r);
+  B->hi_max = -1;
+  for (int64_t r = 0; r < B->rows; ++r) {
+    B->vis[r] = visible_keys(pb, b, B->i0 + r);
+    if (B->vis[r].lo <= B->vis[r].hi) B->hi_max = std::max(B->hi_max, B->vis[r].hi);
+  }
 }
 
 // S[r][0:kBc] (rows ldS apart) = scores of the block's rows against keys j0.. of panel
 // Kt (kᵀ [D][kBc]), with the additive mask, the visible interval (which also hides keys
-// past Lk) and, when thr is given, topK applied: hidden scores are −Infinity.
-inline void score_tile(const AttentionProblem& pb, const Dims& d, const QueryBlock& qb, const float* Qs,
-                       int64_t ldq, const float* Kt, int64_t j0, float* S, int64_t ldS,
-                       const Threshold* thr) {
-  tile_gemm<kSet>(qb.rows, kBcV, d.D, Qs, ldq, 1, Kt, kBc, S, ldS);
+// past Lk) and, when thr is given, topK applied: hidden scores are −Infinity. Returns how
+// many of the tile's keys any row may see: past them (on a causal diagonal, say) nothing
+// is computed, and the products that follow stop there too.
+inline int64_t score_tile(const AttentionProblem& pb, const Dims& d, QueryBlock& qb, const float* Qs,
+                          int64_t ldq, const float* Kt, int64_t j0, float* S, int64_t ldS,
+                          const Threshold* thr) {
   const int64_t kn = std::min(kBc, d.Lk - j0);
+  const int64_t keys = std::max<int64_t>(0, std::min(kn, qb.hi_max - j0 + 1));
+  // Each group of kMr rows computes only the vectors its rows can see: on a causal
+  // diagonal or along a window's band most of a tile is hidden from most rows.
+  for (int64_t g = 0; g * kMr < qb.rows; ++g) {
+    int64_t lo = kBc, hi = -1;
+    for (int64_t r = g * kMr; r < std::min(qb.rows, (g + 1) * kMr); ++r) {
+      if (qb.vis[r].lo > qb.vis[r].hi) continue;
+      lo = std::min(lo, qb.vis[r].lo - j0);
+      hi = std::max(hi, qb.vis[r].hi - j0);
+    }
+    lo = std::max<int64_t>(lo, 0);
+    hi = std::min(hi, keys - 1);
+    if (hi < lo) lo = 0, hi = -1;
+    qb.kspan[g] = {lo, hi + 1};
+    qb.vspan[g] = {lo / kW, (hi + kW) / kW};
+  }
+  tile_gemm<kSet>(qb.rows, (keys + kW - 1) / kW, d.D, Qs, ldq, 1, Kt, kBc, S, ldS, nullptr, qb.vspan);
   for (int64_t r = 0; r < qb.rows; ++r) {
     float* s = S + r * ldS;
     const int64_t a = std::max<int64_t>(qb.vis[r].lo - j0, 0);
@@ -529,11 +577,12 @@ inline void score_tile(const AttentionProblem& pb, const Dims& d, const QueryBlo
         if (!(s[c] > t || (s[c] == t && c <= cut))) s[c] = kNegInf;
     }
   }
+  return keys;
 }
 
 // The topK thresholds of the block's rows: every visible score of each row, then a
 // selection. Sfull holds rows × (nkb·kBc) floats, tmp Lk floats.
-inline void block_thresholds(const AttentionProblem& pb, const Dims& d, const QueryBlock& qb, const float* Qs,
+inline void block_thresholds(const AttentionProblem& pb, const Dims& d, QueryBlock& qb, const float* Qs,
                              int64_t ldq, const float* Kt_head, float* Sfull, float* tmp, Threshold* thr) {
   const int64_t ldS = d.nkb * kBc;
   int64_t kb_lo, kb_hi;
@@ -668,7 +717,7 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
   for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
     const int64_t j0 = kb * kBc;
     const int64_t kn = std::min(kBc, d.Lk - j0);
-    score_tile(pb, d, qb, s.Qs, d.D, s.Kt + kb * d.D * kBc, j0, s.S, kBc, thr);
+    const int64_t keys = score_tile(pb, d, qb, s.Qs, d.D, s.Kt + kb * d.D * kBc, j0, s.S, kBc, thr);
     // Each row's new max, and the shift its exponentials use (an all-hidden row keeps
     // m = −Infinity and shifts by 0, so it stays 0, never NaN).
     for (int64_t r = 0; r < rows; ++r) {
@@ -705,8 +754,9 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
       }
     }
     const float* V = s.V + j0 * d.Dvp;
-    if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp);
-    else tile_gemm<kScaleAdd>(rows, d.Dvp / kW, kn, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha);
+    // Keys past `keys` have p = 0 in every row: the product stops there.
+    if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kW, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, nullptr, nullptr, qb.kspan);
+    else tile_gemm<kScaleAdd>(rows, d.Dvp / kW, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha, nullptr, qb.kspan);
   }
 
   float* out = p.out + (qb.bh * d.Lq + qb.i0) * d.Dv;
@@ -869,14 +919,17 @@ inline void prepare_rows(const AttentionBackwardParams& p, const Dims& d, int64_
 }
 
 // One (query block, key block) tile of the backward.
-inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const QueryBlock& qb, int64_t kb,
+inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, QueryBlock& qb, int64_t kb,
                           BackwardScratch& s) {
   const AttentionProblem& pb = p.pb;
-  const int64_t j0 = kb * kBc, kn = std::min(kBc, d.Lk - j0), rows = qb.rows, i0 = qb.i0;
+  const int64_t j0 = kb * kBc, rows = qb.rows, i0 = qb.i0;
   const float* Qs = s.Qs + i0 * d.Dp;
   const float* dO = s.dO + i0 * d.Dvp;
-  score_tile(pb, d, qb, Qs, d.Dp, s.Kt + kb * d.D * kBc, j0, s.S, kBc, pb.top_k > 0 ? s.thr + i0 : nullptr);
-  tile_gemm<kSet>(rows, kBcV, d.Dv, dO, d.Dvp, 1, s.Vt + kb * d.Dv * kBc, kBc, s.dP, kBc);
+  // Only the first `keys` keys of the tile are visible to any row: every product below
+  // stops there (the columns past them are never read).
+  const int64_t keys = score_tile(pb, d, qb, Qs, d.Dp, s.Kt + kb * d.D * kBc, j0, s.S, kBc, pb.top_k > 0 ? s.thr + i0 : nullptr);
+  const int64_t cols = (keys + kW - 1) / kW * kW;
+  tile_gemm<kSet>(rows, cols / kW, d.Dv, dO, d.Dvp, 1, s.Vt + kb * d.Dv * kBc, kBc, s.dP, kBc, nullptr, qb.vspan);
   const bool drop = pb.dropout > 0.f;
   const Vf inv_keep = vset1(d.inv_keep);
   for (int64_t r = 0; r < rows; ++r) {
@@ -885,8 +938,18 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const
     const Vf lse = vset1(s.lse[i0 + r]);
     const Vf di = vset1(s.Di[i0 + r]);
     uint64_t bits = 0;
-    for (int64_t c = 0; c < kBc; c += kW) {
-      if (drop && c % 64 == 0) bits = dropout_bits(pb, qb.bh, i0 + r, j0 + c);
+    int64_t bits_of = -1;  // the 64-key word `bits` holds
+    const Span vs = qb.vspan[r / kMr];  // dP was computed for these vectors only
+    for (int64_t c = 0; c < cols; c += kW) {
+      if (c / kW < vs.begin || c / kW >= vs.end) {
+        vstore(srow + c, vzero());
+        vstore(dprow + c, vzero());
+        continue;
+      }
+      if (drop && c / 64 != bits_of) {
+        bits_of = c / 64;
+        bits = dropout_bits(pb, qb.bh, i0 + r, j0 + bits_of * 64);
+      }
       const Vf P = vexp(vsub(vload(srow + c), lse));
       Vf dp = vload(dprow + c);
       Vf pd = P;
@@ -899,10 +962,11 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, const
     }
   }
   // dV_j += Pdᵀ·dO, dK_j += dSᵀ·Qs: A read transposed (m = key, k = query row).
-  tile_gemm<kAdd>(kn, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp);
-  tile_gemm<kAdd>(kn, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp);
+  tile_gemm<kAdd>(keys, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp);
+  tile_gemm<kAdd>(keys, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp);
   // dQ_i += dS·K
-  tile_gemm<kAdd>(rows, d.Dp / kW, kn, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp);
+  tile_gemm<kAdd>(rows, d.Dp / kW, keys, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp, nullptr,
+                  nullptr, qb.kspan);
 }
 
 // One task: kv head `kv` (its panels already packed in s) against the (query head, query
