@@ -7,7 +7,9 @@
 //    K packed once per kv head and thread as kᵀ panels [D][kBc];
 //  - the online softmax keeps a running max m and sum l per row; O is rescaled by
 //    exp(m_old − m_new) inside the next P·V product's load of O;
-//  - fully masked tiles (causal, window, keyLengths) are never computed.
+//  - fully masked tiles (causal, window, keyLengths) are never computed, and inside a
+//    partly masked tile each group of micro-kernel rows (or keys) covers only the span
+//    its rows (keys) can see.
 // Every element of every product is summed in one fixed order (k = 0, 1, … from zero or
 // from C), whatever the tiling and whichever thread computes it: scores recomputed in the
 // backward are bit-identical to the forward's, which topK relies on.
@@ -961,9 +963,19 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
       vstore(dprow + c, vmul(P, vsub(dp, di)));
     }
   }
-  // dV_j += Pdᵀ·dO, dK_j += dSᵀ·Qs: A read transposed (m = key, k = query row).
-  tile_gemm<kAdd>(keys, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp);
-  tile_gemm<kAdd>(keys, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp);
+  // dV_j += Pdᵀ·dO, dK_j += dSᵀ·Qs: A read transposed (m = key, k = query row). Each group
+  // of kMr keys sums only over the rows that see one of them: visible intervals move
+  // monotonically with the row, so those rows are contiguous.
+  Span rows_of[(kBc + kMr - 1) / kMr];
+  for (int64_t g = 0; g * kMr < keys; ++g) {
+    const int64_t ja = j0 + g * kMr, jb = j0 + std::min(keys, (g + 1) * kMr) - 1;
+    int64_t r0 = 0, r1 = rows;
+    while (r0 < rows && qb.vis[r0].hi < ja) ++r0;
+    while (r1 > r0 && qb.vis[r1 - 1].lo > jb) --r1;
+    rows_of[g] = {r0, r1};
+  }
+  tile_gemm<kAdd>(keys, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp, nullptr, nullptr, rows_of);
+  tile_gemm<kAdd>(keys, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp, nullptr, nullptr, rows_of);
   // dQ_i += dS·K
   tile_gemm<kAdd>(rows, d.Dp / kW, keys, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp, nullptr,
                   nullptr, qb.kspan);
