@@ -158,3 +158,144 @@ test('every ISA variant this CPU supports matches the reference', (t) => {
     fv.setIsa('auto')
   }
 })
+
+// ---- matmul: torch.matmul's batching and broadcasting, on the GEMM core ----
+
+const mref = require('./reference/matmul')
+
+// [a shape, b shape, result shape]: 1-D operands, every broadcast pattern, awkward sizes.
+const MATMUL_CASES = [
+  [[3, 17], [17, 33], [3, 33]],
+  [[17], [17, 5], [5]],
+  [[4, 17], [17], [4]],
+  [[17], [17], []],
+  [[1, 1], [1, 1], [1, 1]],
+  [[2, 3, 4, 5], [5, 6], [2, 3, 4, 6]],
+  [[5, 6], [2, 6, 7], [2, 5, 7]],
+  [[2, 1, 4, 5], [3, 5, 6], [2, 3, 4, 6]],
+  [[5], [2, 5, 3], [2, 3]],
+  [[2, 3, 255], [255], [2, 3]],
+  [[3, 1, 33, 65], [1, 2, 65, 40], [3, 2, 33, 40]],
+  [[0, 4, 5], [5, 6], [0, 4, 6]],
+  [[2, 300], [300, 257], [2, 257]]
+]
+
+for (const [i, [as, bs, ys]] of MATMUL_CASES.entries()) {
+  const label = `a=[${as}] b=[${bs}]`
+  test(`matmul ${label} matches the float64 reference`, (t) => {
+    const a = rand(as, 100 + i); const b = rand(bs, 200 + i)
+    const y = fv.ops.matmul(a, b)
+    const r = mref.matmul(a.data, as, b.data, bs)
+    t.deepEqual(y.shape, ys)
+    t.deepEqual(r.shape, ys)
+    const K = as[as.length - 1]
+    assertClose(t, y.data, r.data, { rtol: 1e-5, atol: 3e-6 * Math.sqrt(K + 1), label: 'y' })
+  })
+
+  test(`matmulBackward ${label} matches the float64 reference`, (t) => {
+    const a = rand(as, 100 + i); const b = rand(bs, 200 + i); const dy = rand(ys, 300 + i)
+    const g = fv.ops.matmulBackward(dy, a, b)
+    const r = mref.matmulBackward(dy.data, a.data, as, b.data, bs)
+    t.deepEqual(g.da.shape, as)
+    t.deepEqual(g.db.shape, bs)
+    // Each gradient element sums over N (da) or M (db) and every broadcast batch item.
+    const n = Math.max(1, dy.data.length / Math.max(1, as[as.length - 1]))
+    assertClose(t, g.da.data, r.da, { rtol: 1e-5, atol: 3e-6 * Math.sqrt(n), label: 'da' })
+    assertClose(t, g.db.data, r.db, { rtol: 1e-5, atol: 3e-6 * Math.sqrt(n), label: 'db' })
+  })
+}
+
+test('matmul a=[2,1,3,4] b=[3,4,2]: gradients match finite differences through the broadcast', (t) => {
+  const as = [2, 1, 3, 4]; const bs = [3, 4, 2]
+  const a = rand(as, 1); const b = rand(bs, 2)
+  const dy = rand([2, 3, 3, 2], 3)
+  const g = fv.ops.matmulBackward(dy, a, b)
+  const L = (av, bv) => dot(dy.data, mref.matmul(av, as, bv, bs).data)
+  assertClose(t, g.da.data, numericGrad((v) => L(v, b.data), a.data), { rtol: 1e-4, atol: 1e-5, label: 'da' })
+  assertClose(t, g.db.data, numericGrad((v) => L(a.data, v), b.data), { rtol: 1e-4, atol: 1e-5, label: 'db' })
+})
+
+test('matmul a=[5] b=[5]: gradients of the dot product match finite differences', (t) => {
+  const a = rand([5], 4); const b = rand([5], 5); const dy = fv.tensor([0.7], [])
+  const g = fv.ops.matmulBackward(dy, a, b)
+  const L = (av, bv) => 0.7 * mref.matmul(av, [5], bv, [5]).data[0]
+  assertClose(t, g.da.data, numericGrad((v) => L(v, b.data), a.data), { rtol: 1e-4, atol: 1e-5, label: 'da' })
+  assertClose(t, g.db.data, numericGrad((v) => L(a.data, v), b.data), { rtol: 1e-4, atol: 1e-5, label: 'db' })
+})
+
+test('matmul and matmulBackward are bit-identical across runs and thread counts', (t) => {
+  // Broadcast on both sides, so both gradients reduce over a batch dim.
+  const a = rand([6, 1, 40, 70], 7); const b = rand([1, 5, 70, 50], 8); const dy = rand([6, 5, 40, 50], 9)
+  const before = fv.getNumThreads()
+  try {
+    const y = fv.ops.matmul(a, b); const g = fv.ops.matmulBackward(dy, a, b)
+    assertBitIdentical(t, fv.ops.matmul(a, b).data, y.data, 'two runs')
+    for (const n of [1, 3, 2]) {
+      fv.setNumThreads(n)
+      assertBitIdentical(t, fv.ops.matmul(a, b).data, y.data, `y, ${n} thread(s)`)
+      const h = fv.ops.matmulBackward(dy, a, b)
+      assertBitIdentical(t, h.da.data, g.da.data, `da, ${n} thread(s)`)
+      assertBitIdentical(t, h.db.data, g.db.data, `db, ${n} thread(s)`)
+    }
+  } finally {
+    fv.setNumThreads(before)
+  }
+})
+
+test('matmul: every ISA variant this CPU supports matches the reference', (t) => {
+  const as = [3, 37, 70]; const bs = [70, 45]
+  const a = rand(as, 11); const b = rand(bs, 12); const dy = rand([3, 37, 45], 13)
+  const r = mref.matmul(a.data, as, b.data, bs)
+  const rb = mref.matmulBackward(dy.data, a.data, as, b.data, bs)
+  try {
+    for (const isa of fv.info().isa.supported) {
+      fv.setIsa(isa)
+      assertClose(t, fv.ops.matmul(a, b).data, r.data, { rtol: 1e-5, atol: 1e-5, label: `${isa} forward` })
+      const g = fv.ops.matmulBackward(dy, a, b)
+      assertClose(t, g.da.data, rb.da, { rtol: 1e-5, atol: 1e-5, label: `${isa} da` })
+      assertClose(t, g.db.data, rb.db, { rtol: 1e-5, atol: 1e-4, label: `${isa} db` })
+    }
+  } finally {
+    fv.setIsa('auto')
+  }
+})
+
+test('matmul writes into out; matmulAsync and matmulBackwardAsync equal the sync results', async (t) => {
+  const a = rand([2, 9, 13], 1); const b = rand([13, 6], 2); const dy = rand([2, 9, 6], 3)
+  const out = fv.tensor(new Float32Array(108).fill(NaN), [2, 9, 6])
+  t.is(fv.ops.matmul(a, b, { out }), out)
+  assertBitIdentical(t, out.data, fv.ops.matmul(a, b).data, 'out')
+  assertBitIdentical(t, (await fv.ops.matmulAsync(a, b)).data, out.data, 'async')
+  const gs = fv.ops.matmulBackward(dy, a, b)
+  const ga = await fv.ops.matmulBackwardAsync(dy, a, b)
+  assertBitIdentical(t, ga.da.data, gs.da.data, 'da async')
+  assertBitIdentical(t, ga.db.data, gs.db.data, 'db async')
+  const outs = { da: fv.tensor(new Float32Array(234), [2, 9, 13]), db: fv.tensor(new Float32Array(78), [13, 6]) }
+  const go = fv.ops.matmulBackward(dy, a, b, { out: outs })
+  t.is(go.da, outs.da); t.is(go.db, outs.db)
+  assertBitIdentical(t, outs.db.data, gs.db.data, 'db out')
+})
+
+test('matmul bad inputs throw TypeError / RangeError naming the op and the argument', (t) => {
+  const a = rand([2, 3, 4], 1); const b = rand([4, 5], 2)
+  const cases = [
+    [() => fv.ops.matmul(null, b), TypeError, /^matmul: a must be a tensor/],
+    [() => fv.ops.matmul(a, { data: new Float64Array(20), shape: [4, 5] }), TypeError, /^matmul: b\.data must be a Float32Array/],
+    [() => fv.ops.matmul(a, rand([3, 5], 1)), RangeError, /^matmul: b must be \[\.\.\., K, N\] with K=4 as the last dim of a, got \[3,5\]/],
+    [() => fv.ops.matmul(a, rand([3], 1)), RangeError, /^matmul: b must be \[K\] with K=4/],
+    [() => fv.ops.matmul(fv.tensor([1], []), b), RangeError, /^matmul: a must be at least 1-D, got \[\]/],
+    [() => fv.ops.matmul(a, rand([3, 4, 5], 1)), RangeError, /^matmul: b must be batch dims broadcastable with a's \[2\], got \[3,4,5\]/],
+    [() => fv.ops.matmul(rand([1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 4], 1), b), RangeError, /^matmul: a must be at most 8 batch dims/],
+    [() => fv.ops.matmul(a, b, { out: rand([2, 3, 4], 1) }), RangeError, /^matmul: out\.shape must be \[2,3,5\], got \[2,3,4\]/],
+    [() => fv.ops.matmul(a, b, { transpose: true }), TypeError, /^matmul: options must be an object with keys among out/],
+    [() => fv.ops.matmulBackward(rand([2, 3, 4], 1), a, b), RangeError, /^matmulBackward: dy must be \[2,3,5\] \(the shape of matmul's result\), got \[2,3,4\]/],
+    [() => fv.ops.matmulBackward(rand([2, 3, 5], 1), a, b, { out: 3 }), TypeError, /^matmulBackward: options\.out must be an object/],
+    [() => fv.ops.matmulBackward(rand([2, 3, 5], 1), a, b, { out: { db: rand([5, 4], 1) } }), RangeError, /^matmulBackward: out\.db\.shape must be \[4,5\]/]
+  ]
+  for (const [fn, type, message] of cases) t.throws(fn, { instanceOf: type, message })
+  // The binding re-checks the batch structure and the lengths on its own.
+  const { binding } = require('../dist/native')
+  t.throws(() => binding.matmul(a.data, b.data, null, 3, 4, 5, [2], [3], [1]), { instanceOf: RangeError, message: /^matmul: batch dim 0 does not broadcast/ })
+  t.throws(() => binding.matmul(a.data, b.data, null, 3, 4, 5, [3], [3], [1]), { instanceOf: RangeError, message: /^matmul: a must have 36 elements/ })
+  t.throws(() => binding.matmul(a.data, b.data, null, 3, 4, 5, [2], [2]), { instanceOf: TypeError, message: /^matmul: bBatch must be an array/ })
+})

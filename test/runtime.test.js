@@ -22,7 +22,7 @@ test('info() reports the version, binary, CPU features, ISA, threads, pool and C
     t.is(i.isa.supported.includes('avx2'), i.cpu.features.includes('avx2') && i.cpu.features.includes('fma'))
     t.is(i.isa.supported.includes('avx512'), i.cpu.features.includes('avx512f') && i.cpu.features.includes('avx512bw'))
   }
-  const linear = i.kernels.find((k) => k.name === 'linear_forward')
+  const linear = i.kernels.find((k) => k.name === 'gemm')
   t.truthy(linear)
   t.true(linear.variants.includes(linear.active))
   t.true(i.threads.count >= 1)

@@ -8,7 +8,10 @@ const path = require('path')
 
 /** Median (and spread) in ms of fn() — sync or async — after warm-up. */
 async function measure (fn, { warmup = 2, minRuns = 5, minMs = 400, maxRuns = 200 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn()
+  for (let i = 0; i < warmup; i++) {
+    await fn()
+    await new Promise(setImmediate)
+  }
   const samples = []
   const start = performance.now()
   while (samples.length < minRuns || (performance.now() - start < minMs && samples.length < maxRuns)) {
@@ -16,6 +19,11 @@ async function measure (fn, { warmup = 2, minRuns = 5, minMs = 400, maxRuns = 20
     const r = fn()
     if (r && typeof r.then === 'function') await r
     samples.push(performance.now() - t0)
+    // Let the event loop turn between samples, as it does between requests in a server:
+    // results collected by the GC give their pool blocks back only when it turns (Node
+    // runs external-buffer finalisers from the loop), so a tight synchronous loop would
+    // measure fresh page faults rather than the op.
+    await new Promise(setImmediate)
   }
   samples.sort((a, b) => a - b)
   return { ms: samples[samples.length >> 1], min: samples[0], max: samples[samples.length - 1], runs: samples.length }
@@ -38,13 +46,16 @@ class Report {
   /**
    * Adds a row: `group` names the shape ("q=[1,8,2048,64] causal fwd"), `impl` who ran it
    * ("foveal", "foveal out", "onnxruntime-node", ...), `flop` the work. A row with
-   * `error` records a peer that could not run the case.
+   * `error` records a peer that could not run the case. `bytes` (optional) is the memory
+   * the op must move at least (inputs read + outputs written), for memory-bound ops: the
+   * row then also reports GB/s.
    */
-  add ({ suite, group, impl, flop, ms, error, note, threads }) {
+  add ({ suite, group, impl, flop, ms, error, note, threads, bytes }) {
     const gflops = ms ? flop / ms / 1e6 : undefined
+    const gbps = ms && bytes ? bytes / ms / 1e6 : undefined
     const peak = this.peakFor(threads ?? this.threads)
     this.rows.push({
-      suite, group, impl, ms, gflops, note, error, threads: threads ?? this.threads,
+      suite, group, impl, ms, gflops, gbps, note, error, threads: threads ?? this.threads,
       pctPeak: gflops && peak ? (100 * gflops) / peak : undefined
     })
   }
@@ -54,13 +65,23 @@ class Report {
     return threads === 1 ? this.peak.gflops1 : this.peak.gflopsAll
   }
 
-  /** Ratio of each row's time to foveal's in the same group (>1: foveal is faster). */
+  /**
+   * Ratio of each row's time to foveal's in the same group (>1: foveal is faster), and
+   * to foveal's `out` path where the suite measured one (fovealOutSpeedup).
+   */
   withRatios () {
     const base = new Map()
+    const outBase = new Map()
     for (const r of this.rows) if (r.impl === 'foveal' && r.ms) base.set(r.suite + '|' + r.group, r.ms)
+    for (const r of this.rows) if (r.impl === 'foveal out' && r.ms) outBase.set(r.suite + '|' + r.group, r.ms)
     return this.rows.map((r) => {
       const b = base.get(r.suite + '|' + r.group)
-      return { ...r, fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined }
+      const o = outBase.get(r.suite + '|' + r.group)
+      return {
+        ...r,
+        fovealSpeedup: b && r.ms && r.impl !== 'foveal' ? r.ms / b : undefined,
+        fovealOutSpeedup: o && r.ms && !r.impl.startsWith('foveal') ? r.ms / o : undefined
+      }
     })
   }
 
@@ -73,7 +94,9 @@ class Report {
       ['median ms', (r) => (r.ms !== undefined ? r.ms.toFixed(3) : '-')],
       ['GFLOP/s', (r) => (r.gflops !== undefined ? r.gflops.toFixed(1) : '-')],
       ['% peak', (r) => (r.pctPeak !== undefined ? r.pctPeak.toFixed(1) : '-')],
+      ['GB/s', (r) => (r.gbps !== undefined ? r.gbps.toFixed(1) : '-')],
       ['foveal ×', (r) => (r.fovealSpeedup !== undefined ? r.fovealSpeedup.toFixed(2) : '')],
+      ['out ×', (r) => (r.fovealOutSpeedup !== undefined ? r.fovealOutSpeedup.toFixed(2) : '')],
       ['note', (r) => r.error || r.note || '']
     ]
     const suites = [...new Set(rows.map((r) => r.suite))]
@@ -91,7 +114,8 @@ class Report {
         out.write(c.map((v, i) => (i === cols.length - 1 ? v : v.padEnd(widths[i]))).join(' | ') + '\n')
       }
     }
-    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster).\n')
+    out.write('\n"foveal ×" = that row\'s median time / foveal\'s in the same shape (> 1: foveal is faster);' +
+      ' "out ×" the same against foveal\'s `out` path.\n')
   }
 
   save (file) {

@@ -5,6 +5,8 @@
 //   model({ inputs: [['x', [8, 64]]], outputs: [['y', [8, 32]]],
 //           initializers: [['w', [64, 32], Float32Array]],
 //           nodes: [{ op: 'MatMul', inputs: ['x', 'w'], outputs: ['y'] }] })
+// An input or initializer that is not float names its type third / fourth:
+//   ['labels', [N], 'int64'] · ['training_mode', [], Uint8Array.of(1), 'bool']
 const { onnx } = require('onnx-proto')
 
 const FLOAT = 1
@@ -23,10 +25,18 @@ function attribute (name, v) {
   throw new Error(`onnx attribute ${name}: unsupported value ${v}`)
 }
 
-function valueInfo ([name, shape]) {
+// ONNX element types by name, for inputs and initializers that are not float.
+const ELEM_TYPE = { float: 1, int32: 6, int64: 7, bool: 9 }
+
+function valueInfo ([name, shape, type]) {
   return {
     name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } }
+    type: {
+      tensorType: {
+        elemType: type ? ELEM_TYPE[type] : FLOAT,
+        shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) }
+      }
+    }
   }
 }
 
@@ -35,8 +45,8 @@ function model ({ inputs, outputs, nodes, initializers = [], opset = 17, msOpset
     name: 'bench',
     input: inputs.map(valueInfo),
     output: outputs.map(valueInfo),
-    initializer: initializers.map(([name, dims, data]) => ({
-      name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    initializer: initializers.map(([name, dims, data, type]) => ({
+      name, dims, dataType: type ? ELEM_TYPE[type] : FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     })),
     node: nodes.map((n, i) => ({
       name: `n${i}`,

@@ -66,6 +66,57 @@ def case_conv2d(c):
     return lambda: torch.autograd.grad(y, (x, w), g, retain_graph=True)
 
 
+def dense_op(c):
+    """(f, inputs, grad_inputs) for bench/suites/dense.js: f(*inputs) is the op."""
+    fn, grad = c["fn"], c.get("backward", False)
+    shape = c.get("shape")
+    if fn in ("relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "softmax", "log_softmax", "dropout"):
+        x = randn(*shape, grad=grad)
+        f = {
+            "relu": F.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "gelu": F.gelu,
+            "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+            "softmax": lambda t: F.softmax(t, dim=-1), "log_softmax": lambda t: F.log_softmax(t, dim=-1),
+            "dropout": lambda t: F.dropout(t, p=c.get("p", 0.5), training=True),
+        }[fn]
+        return f, [x], [x]
+    if fn in ("add", "mul"):
+        a, b = randn(*c["a"], grad=grad), randn(*c["b"], grad=grad)
+        return (torch.add if fn == "add" else torch.mul), [a, b], [a, b]
+    if fn == "layer_norm":
+        x, w, b = randn(*shape, grad=grad), randn(shape[-1], grad=grad), randn(shape[-1], grad=grad)
+        return (lambda x, w, b: F.layer_norm(x, (shape[-1],), w, b)), [x, w, b], [x, w, b]
+    if fn == "batch_norm":
+        C = shape[1]
+        x, w, b = randn(*shape, grad=grad), randn(C, grad=grad), randn(C, grad=grad)
+        rm, rv = torch.zeros(C), torch.ones(C)
+        training = c.get("training", False)
+        return (lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training)), [x, w, b], [x, w, b]
+    if fn == "group_norm":
+        C = shape[1]
+        x, w, b = randn(*shape, grad=grad), randn(C, grad=grad), randn(C, grad=grad)
+        return (lambda x, w, b: F.group_norm(x, c["groups"], w, b)), [x, w, b], [x, w, b]
+    if fn == "cross_entropy":
+        x = randn(c["N"], c["C"], grad=grad)
+        labels = torch.randint(0, c["C"], (c["N"],))
+        return (lambda x: F.cross_entropy(x, labels)), [x], [x]
+    if fn == "mse":
+        p, t = randn(*shape, grad=grad), randn(*shape)
+        return (lambda p: F.mse_loss(p, t)), [p], [p]
+    raise ValueError("no dense op " + fn)
+
+
+def case_dense(c):
+    f, inputs, grads = dense_op(c)
+    if not c.get("backward"):
+        def fwd():
+            with torch.no_grad():
+                return f(*inputs)
+        return fwd
+    y = f(*inputs)
+    g = torch.randn_like(y)
+    return lambda: torch.autograd.grad(y, grads, g, retain_graph=True)
+
+
 def case_attention_math(c):
     """softmax(q·kᵀ·scale + causal mask)·v written out, as nn.MultiheadAttention computes it:
     PyTorch 1.13 has no F.scaled_dot_product_attention (it came in 2.0). Forward under
@@ -97,6 +148,7 @@ def case_attention_math(c):
 
 
 CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
+         "dense": case_dense,
          "attention_math": case_attention_math}
 
 

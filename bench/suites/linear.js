@@ -57,4 +57,4 @@ async function run ({ fv, report, measure, ort, tfjs, torch, quick }) {
   }
 }
 
-module.exports = { run }
+module.exports = { run, rand }

@@ -6,6 +6,12 @@ namespace foveal {
 namespace binding {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitLinear(Napi::Env env, Napi::Object exports);
+void InitActivation(Napi::Env env, Napi::Object exports);
+void InitSoftmax(Napi::Env env, Napi::Object exports);
+void InitElementwise(Napi::Env env, Napi::Object exports);
+void InitNorm(Napi::Env env, Napi::Object exports);
+void InitLoss(Napi::Env env, Napi::Object exports);
+void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
@@ -15,6 +21,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace foveal::binding;
   InitInfo(env, exports);
   InitLinear(env, exports);
+  InitActivation(env, exports);
+  InitSoftmax(env, exports);
+  InitElementwise(env, exports);
+  InitNorm(env, exports);
+  InitLoss(env, exports);
+  InitDropout(env, exports);
   InitAttention(env, exports);
   return exports;
 }

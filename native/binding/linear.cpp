@@ -1,12 +1,57 @@
-// Binding for the linear family: linear(x, w, bias, out, M, K, N) and
-// linearBackward(dy, x, w, outDx, outDw, outDb, M, K, N, accumulate). lib/ops/linear.ts
-// has flattened the shapes into M, K, N; here they are re-checked against the arrays.
+// Binding for the linear family:
+//   linear(x, w, bias, out, M, K, N)
+//   linearBackward(dy, x, w, outDx, outDw, outDb, M, K, N, accumulate)
+//   matmul(a, b, out, M, K, N, batch, aBatch, bBatch)
+//   matmulBackward(dy, a, b, outDa, outDb, M, K, N, batch, aBatch, bBatch)
+//   gemm(a, b, c, out, batch, M, K, N, transA, transB, alpha, beta, aBatched, bBatched, cBatched,
+//        biasRow, biasCol, relu)
+//   gemmPacked(a, b, out, M, K, N, transA, transB, alpha, biasRow, biasCol, relu, packA)  (test hook)
+// lib/ops/linear.ts has flattened the shapes into sizes (batch dims as arrays of integers);
+// here they are re-checked against the arrays.
+#include <string>
+
 #include "binding/common.h"
 #include "cpu/linear/linear.h"
 
 namespace foveal {
 namespace binding {
 namespace {
+
+// A JS array of at most cpu::kMatmulMaxBatchDims sizes at argument i; returns its length.
+int batch_dims(Args& a, size_t i, const char* name, int64_t* out) {
+  const Napi::Value v = a.at(i);
+  const std::string what = std::string(a.op()) + ": " + name;
+  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of sizes");
+  const Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() > static_cast<uint32_t>(cpu::kMatmulMaxBatchDims))
+    throw Napi::RangeError::New(a.env(), what + " must have at most " + std::to_string(cpu::kMatmulMaxBatchDims) +
+                                             " batch dims, got " + std::to_string(arr.Length()));
+  for (uint32_t d = 0; d < arr.Length(); ++d) {
+    const Napi::Value e = arr.Get(d);
+    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(x >= 0 && x <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(x)) != x)
+      throw Napi::RangeError::New(a.env(), what + " must hold non-negative integer sizes");
+    out[d] = static_cast<int64_t>(x);
+  }
+  return static_cast<int>(arr.Length());
+}
+
+// Reads and re-checks the batch structure shared by matmul and its backward (arguments
+// first, first+1, first+2): every a/b dim is 1 or the result's.
+void matmul_batch(Args& a, size_t first, cpu::MatmulParams* p, int64_t* count, int64_t* a_count, int64_t* b_count) {
+  const int rank = batch_dims(a, first, "batch", p->batch);
+  if (batch_dims(a, first + 1, "aBatch", p->a_batch) != rank || batch_dims(a, first + 2, "bBatch", p->b_batch) != rank)
+    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": batch, aBatch and bBatch must have the same length");
+  p->rank = rank;
+  *count = *a_count = *b_count = 1;
+  for (int d = 0; d < rank; ++d) {
+    if ((p->a_batch[d] != 1 && p->a_batch[d] != p->batch[d]) || (p->b_batch[d] != 1 && p->b_batch[d] != p->batch[d]))
+      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": batch dim " + std::to_string(d) + " does not broadcast");
+    *count = checked_mul(a.op(), *count, p->batch[d]);
+    *a_count = checked_mul(a.op(), *a_count, p->a_batch[d]);
+    *b_count = checked_mul(a.op(), *b_count, p->b_batch[d]);
+  }
+}
 
 class LinearOp {
  public:
@@ -86,11 +131,181 @@ class LinearBackwardOp {
   Output dx_, dw_, db_;
 };
 
+class MatmulOp {
+ public:
+  static constexpr const char* kName = "matmul";
+
+  explicit MatmulOp(Args& a) {
+    const F32 x = a.f32(0, "a");
+    const F32 y = a.f32(1, "b");
+    p_.M = a.dim(3, "M");
+    p_.K = a.dim(4, "K");
+    p_.N = a.dim(5, "N");
+    int64_t count, a_count, b_count;
+    matmul_batch(a, 6, &p_, &count, &a_count, &b_count);
+    a.expect_length(x, checked_mul(kName, a_count, checked_mul(kName, p_.M, p_.K)));
+    a.expect_length(y, checked_mul(kName, b_count, checked_mul(kName, p_.K, p_.N)));
+    out_.bind(a, 2, "out", checked_mul(kName, count, checked_mul(kName, p_.M, p_.N)), {&x, &y});
+    p_.a = x.data;
+    p_.b = y.data;
+  }
+
+  void run() {
+    p_.y = out_.data();
+    cpu::matmul_forward(p_);
+  }
+
+  Napi::Value result(Napi::Env env) { return out_.to_js(env); }
+
+ private:
+  cpu::MatmulParams p_{};
+  Output out_;
+};
+
+class MatmulBackwardOp {
+ public:
+  static constexpr const char* kName = "matmulBackward";
+
+  explicit MatmulBackwardOp(Args& a) {
+    const F32 dy = a.f32(0, "dy");
+    const F32 x = a.f32(1, "a");
+    const F32 y = a.f32(2, "b");
+    cpu::MatmulParams& f = p_.f;
+    f.M = a.dim(5, "M");
+    f.K = a.dim(6, "K");
+    f.N = a.dim(7, "N");
+    int64_t count, a_count, b_count;
+    matmul_batch(a, 8, &f, &count, &a_count, &b_count);
+    const int64_t a_len = checked_mul(kName, a_count, checked_mul(kName, f.M, f.K));
+    const int64_t b_len = checked_mul(kName, b_count, checked_mul(kName, f.K, f.N));
+    a.expect_length(dy, checked_mul(kName, count, checked_mul(kName, f.M, f.N)));
+    a.expect_length(x, a_len);
+    a.expect_length(y, b_len);
+    da_.bind(a, 3, "out.da", a_len, {&dy, &x, &y});
+    db_.bind(a, 4, "out.db", b_len, {&dy, &x, &y});
+    f.a = x.data;
+    f.b = y.data;
+    p_.dy = dy.data;
+  }
+
+  void run() {
+    p_.da = da_.data();
+    p_.db = db_.data();
+    cpu::matmul_backward(p_);
+  }
+
+  Napi::Value result(Napi::Env env) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("da", da_.to_js(env));
+    r.Set("db", db_.to_js(env));
+    return r;
+  }
+
+ private:
+  cpu::MatmulBackwardParams p_{};
+  Output da_, db_;
+};
+
+class GemmOp {
+ public:
+  static constexpr const char* kName = "gemm";
+
+  explicit GemmOp(Args& a) {
+    const F32 x = a.f32(0, "a");
+    const F32 y = a.f32(1, "b");
+    const F32 c = a.optional_f32(2, "c");
+    p_.batch = a.dim(4, "batch");
+    p_.M = a.dim(5, "M");
+    p_.K = a.dim(6, "K");
+    p_.N = a.dim(7, "N");
+    p_.trans_a = a.flag(8, "transA");
+    p_.trans_b = a.flag(9, "transB");
+    p_.alpha = static_cast<float>(a.number(10, "alpha"));
+    p_.beta = static_cast<float>(a.number(11, "beta"));
+    p_.a_batched = a.flag(12, "aBatched");
+    p_.b_batched = a.flag(13, "bBatched");
+    p_.c_batched = a.flag(14, "cBatched");
+    const F32 bias_row = a.optional_f32(15, "biasRow");
+    const F32 bias_col = a.optional_f32(16, "biasCol");
+    p_.relu = a.flag(17, "relu");
+    if (bias_row.present) a.expect_length(bias_row, p_.N);
+    if (bias_col.present) a.expect_length(bias_col, p_.M);
+    p_.bias_row = bias_row.present ? bias_row.data : nullptr;
+    p_.bias_col = bias_col.present ? bias_col.data : nullptr;
+    const int64_t mn = checked_mul(kName, p_.M, p_.N);
+    a.expect_length(x, checked_mul(kName, p_.a_batched ? p_.batch : 1, checked_mul(kName, p_.M, p_.K)));
+    a.expect_length(y, checked_mul(kName, p_.b_batched ? p_.batch : 1, checked_mul(kName, p_.K, p_.N)));
+    if (c.present) a.expect_length(c, checked_mul(kName, p_.c_batched ? p_.batch : 1, mn));
+    else if (p_.beta != 0.f) throw Napi::RangeError::New(a.env(), "gemm: beta must be 0 when c is not given");
+    y_.bind(a, 3, "out", checked_mul(kName, p_.batch, mn), {&x, &y, &c, &bias_row, &bias_col});
+    p_.a = x.data;
+    p_.b = y.data;
+    p_.c = c.present ? c.data : nullptr;
+  }
+
+  void run() {
+    p_.y = y_.data();
+    cpu::gemm_op(p_);
+  }
+
+  Napi::Value result(Napi::Env env) { return y_.to_js(env); }
+
+ private:
+  cpu::GemmOpParams p_{};
+  Output y_;
+};
+
+class GemmPackedOp {
+ public:
+  static constexpr const char* kName = "gemmPacked";
+
+  explicit GemmPackedOp(Args& a) {
+    cpu::GemmOpParams& p = q_.p;
+    const F32 x = a.f32(0, "a");
+    const F32 y = a.f32(1, "b");
+    p.batch = 1;
+    p.M = a.dim(3, "M");
+    p.K = a.dim(4, "K");
+    p.N = a.dim(5, "N");
+    p.trans_a = a.flag(6, "transA");
+    p.trans_b = a.flag(7, "transB");
+    p.alpha = static_cast<float>(a.number(8, "alpha"));
+    const F32 bias_row = a.optional_f32(9, "biasRow");
+    const F32 bias_col = a.optional_f32(10, "biasCol");
+    p.relu = a.flag(11, "relu");
+    q_.pack_a = a.flag(12, "packA");
+    a.expect_length(x, checked_mul(kName, p.M, p.K));
+    a.expect_length(y, checked_mul(kName, p.K, p.N));
+    if (bias_row.present) a.expect_length(bias_row, p.N);
+    if (bias_col.present) a.expect_length(bias_col, p.M);
+    y_.bind(a, 2, "out", checked_mul(kName, p.M, p.N), {&x, &y, &bias_row, &bias_col});
+    p.a = x.data;
+    p.b = y.data;
+    p.bias_row = bias_row.present ? bias_row.data : nullptr;
+    p.bias_col = bias_col.present ? bias_col.data : nullptr;
+  }
+
+  void run() {
+    q_.p.y = y_.data();
+    cpu::gemm_packed_op(q_);
+  }
+
+  Napi::Value result(Napi::Env env) { return y_.to_js(env); }
+
+ private:
+  cpu::GemmPackedParams q_{};
+  Output y_;
+};
+
 }  // namespace
 
 void InitLinear(Napi::Env env, Napi::Object exports) {
   Define<LinearOp>(env, exports, "linear");
   Define<LinearBackwardOp>(env, exports, "linearBackward");
+  Define<MatmulOp>(env, exports, "matmul");
+  Define<MatmulBackwardOp>(env, exports, "matmulBackward");
+  Define<GemmOp>(env, exports, "gemm");
+  Define<GemmPackedOp>(env, exports, "gemmPacked");
 }
 
 }  // namespace binding

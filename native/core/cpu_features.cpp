@@ -35,6 +35,7 @@ CpuFeatures detect() {
   __get_cpuid(1, &a, &b, &c, &d);
   const bool osxsave = (c >> 27) & 1;
   f.sse42 = (c >> 20) & 1;
+  f.popcnt = (c >> 23) & 1;
   const bool cpu_avx = (c >> 28) & 1;
   const bool cpu_fma = (c >> 12) & 1;
   const bool cpu_f16c = (c >> 29) & 1;
@@ -51,6 +52,8 @@ CpuFeatures detect() {
   if (max_leaf >= 7) {
     __get_cpuid_count(7, 0, &a, &b, &c, &d);
     f.avx2 = ((b >> 5) & 1) && os_ymm;
+    f.bmi1 = (b >> 3) & 1;
+    f.bmi2 = (b >> 8) & 1;
     f.avx512f = ((b >> 16) & 1) && os_zmm;
     f.avx512dq = ((b >> 17) & 1) && os_zmm;
     f.avx512cd = ((b >> 28) & 1) && os_zmm;
@@ -64,7 +67,13 @@ CpuFeatures detect() {
   }
 
   char brand[49] = {0};
-  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+  const bool ext = __get_cpuid(0x80000000, &a, &b, &c, &d);
+  const unsigned max_ext = ext ? a : 0;
+  if (max_ext >= 0x80000001) {
+    __get_cpuid(0x80000001, &a, &b, &c, &d);
+    f.lzcnt = (c >> 5) & 1;
+  }
+  if (max_ext >= 0x80000004) {
     for (unsigned i = 0; i < 3; ++i) {
       __get_cpuid(0x80000002 + i, &a, &b, &c, &d);
       std::memcpy(brand + 16 * i + 0, &a, 4);
@@ -101,7 +110,8 @@ std::vector<std::string> cpu_feature_names(const CpuFeatures& f) {
   std::vector<std::string> names;
   const std::pair<bool, const char*> all[] = {
       {f.sse42, "sse4.2"},         {f.avx, "avx"},           {f.avx2, "avx2"},
-      {f.fma, "fma"},              {f.f16c, "f16c"},         {f.avx512f, "avx512f"},
+      {f.fma, "fma"},              {f.f16c, "f16c"},         {f.bmi1, "bmi1"},
+      {f.bmi2, "bmi2"},            {f.lzcnt, "lzcnt"},         {f.popcnt, "popcnt"},         {f.avx512f, "avx512f"},
       {f.avx512bw, "avx512bw"},    {f.avx512vl, "avx512vl"}, {f.avx512dq, "avx512dq"},
       {f.avx512cd, "avx512cd"},    {f.avx512vnni, "avx512vnni"},
       {f.avx512bf16, "avx512bf16"}, {f.amx, "amx"},          {f.neon, "neon"},

@@ -16,6 +16,10 @@ struct CpuFeatures {
   bool avx2 = false;
   bool fma = false;
   bool f16c = false;
+  bool bmi1 = false;
+  bool bmi2 = false;
+  bool lzcnt = false;
+  bool popcnt = false;
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vl = false;

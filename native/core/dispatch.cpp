@@ -75,9 +75,11 @@ bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::generic: return true;
     case Isa::neon: return FOVEAL_ARM64 && f.neon;
-    case Isa::avx2: return FOVEAL_X86 && f.avx2 && f.fma && f.f16c;
+    // Everything FOVEAL_TARGETS_AVX2 lets the compiler use (bmi2's shlx/pdep included).
+    case Isa::avx2: return FOVEAL_X86 && f.avx2 && f.fma && f.f16c && f.bmi1 && f.bmi2 && f.lzcnt &&
+                            f.popcnt;
     case Isa::avx512:
-      return FOVEAL_X86 && f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl &&
+      return FOVEAL_X86 && isa_supported(Isa::avx2) && f.avx512f && f.avx512bw && f.avx512vl &&
              f.avx512dq && f.avx512cd;
   }
   return false;

@@ -57,6 +57,7 @@ class ThreadPool {
     start(n);
   }
 
+  // A region every thread must attend: fn(tid, n) on n threads, the caller tid 0.
   void run(int n, FunctionRef<void(int, int)> fn) {
     std::unique_lock<std::mutex> region(region_mu_, std::defer_lock);
     if (t_may_wait) {
@@ -72,15 +73,9 @@ class ThreadPool {
       run_serial(fn);
       return;
     }
-    job_ = &fn;
-    job_threads_ = n;
     error_ = nullptr;
     pending_.store(workers, std::memory_order_relaxed);
-    {
-      std::lock_guard<std::mutex> lock(sleep_mu_);
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    wake_.notify_all();
+    post(Kind::all, &fn, nullptr, n, 0);
 
     t_in_region = true;
     try {
@@ -94,7 +89,44 @@ class ThreadPool {
       if (spins < 4096) FOVEAL_PAUSE();
       else std::this_thread::yield();
     }
-    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  // A region workers may join while it is open (parallel_join).
+  void join(int n, FunctionRef<void()> fn) {
+    std::unique_lock<std::mutex> region(region_mu_, std::defer_lock);
+    if (t_may_wait) {
+      region.lock();
+    } else if (!region.try_lock()) {
+      run_serial([&](int, int) { fn(); });
+      return;
+    }
+    const int workers = static_cast<int>(workers_.size());
+    if (n > workers + 1) n = workers + 1;
+    if (n <= 1) {
+      region.unlock();
+      run_serial([&](int, int) { fn(); });
+      return;
+    }
+    error_ = nullptr;
+    const uint32_t id = ++join_id_;
+    entry_.store(static_cast<uint64_t>(id) << 32, std::memory_order_relaxed);
+    post(Kind::join, nullptr, &fn, n, id);
+
+    t_in_region = true;
+    try {
+      fn();
+    } catch (...) {
+      record_error(std::current_exception());
+    }
+    t_in_region = false;
+
+    // Close the door, then wait only for the workers that came in.
+    entry_.fetch_or(kClosed, std::memory_order_acq_rel);
+    for (int spins = 0; (entry_.load(std::memory_order_acquire) & kCountMask) != 0; ++spins) {
+      if (spins < 4096) FOVEAL_PAUSE();
+      else std::this_thread::yield();
+    }
     if (error_) std::rethrow_exception(error_);
   }
 
@@ -111,25 +143,42 @@ class ThreadPool {
   }
 
  private:
+  enum class Kind : int { all, join, stop };
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kCountMask = kClosed - 1;
+
   void start(int n) {
-    stopping_ = false;
-    // Each worker starts from the generation current now, not the one it sees when it
-    // first runs: the first region may be posted before a new thread is scheduled.
-    const uint64_t start_generation = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < n; ++i)
-      workers_.emplace_back([this, i, start_generation] { worker(i, start_generation); });
+    // Each worker starts from the sequence number current now, not the one it sees when
+    // it first runs: the first region may be posted before a new thread is scheduled.
+    const uint64_t start_seq = seq_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, start_seq] { worker(i, start_seq); });
     size_.store(n, std::memory_order_relaxed);
   }
 
   void stop() {
-    {
-      std::lock_guard<std::mutex> lock(sleep_mu_);
-      stopping_ = true;
-      generation_.fetch_add(1, std::memory_order_release);
-    }
-    wake_.notify_all();
+    post(Kind::stop, nullptr, nullptr, 0, 0);
     for (auto& t : workers_) t.join();
     workers_.clear();
+  }
+
+  // Publishes a job (one writer: region_mu_ is held). The job fields are a seqlock: the
+  // sequence number is odd while they are written, so a worker that wakes late for an
+  // elastic region can never mistake the next region's fields for the one it saw.
+  void post(Kind kind, const FunctionRef<void(int, int)>* job, const FunctionRef<void()>* join_fn, int threads,
+            uint32_t id) {
+    const uint64_t s = seq_.load(std::memory_order_relaxed);
+    seq_.store(s + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    kind_.store(kind, std::memory_order_relaxed);
+    job_.store(job, std::memory_order_relaxed);
+    join_fn_.store(join_fn, std::memory_order_relaxed);
+    threads_.store(threads, std::memory_order_relaxed);
+    job_id_.store(id, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(sleep_mu_);
+      seq_.store(s + 2, std::memory_order_release);
+    }
+    wake_.notify_all();
   }
 
   void record_error(std::exception_ptr e) {
@@ -137,31 +186,65 @@ class ThreadPool {
     if (!error_) error_ = e;
   }
 
+  bool try_enter(uint32_t id) {
+    uint64_t e = entry_.load(std::memory_order_acquire);
+    for (;;) {
+      if ((e >> 32) != id || (e & kClosed)) return false;
+      if (entry_.compare_exchange_weak(e, e + 1, std::memory_order_acq_rel, std::memory_order_acquire)) return true;
+    }
+  }
+
+  // The next published sequence number after `seen`: spin a while, then sleep.
+  uint64_t next_seq(uint64_t seen) {
+    auto fresh = [&](uint64_t x) { return x != seen && (x & 1) == 0; };
+    uint64_t g = seq_.load(std::memory_order_acquire);
+    if (fresh(g)) return g;
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 0; !fresh(g = seq_.load(std::memory_order_acquire)); ++i) {
+      FOVEAL_PAUSE();
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) {
+        std::unique_lock<std::mutex> lock(sleep_mu_);
+        wake_.wait(lock, [&] { return fresh(seq_.load(std::memory_order_acquire)); });
+      }
+    }
+    return g;
+  }
+
   void worker(int tid, uint64_t seen) {
     for (;;) {
-      uint64_t g = generation_.load(std::memory_order_acquire);
-      if (g == seen) {
-        const auto deadline = std::chrono::steady_clock::now() + kSpin;
-        for (int i = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++i) {
-          FOVEAL_PAUSE();
-          if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) {
-            std::unique_lock<std::mutex> lock(sleep_mu_);
-            wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-          }
-        }
-      }
+      const uint64_t g = next_seq(seen);
+      const Kind kind = kind_.load(std::memory_order_relaxed);
+      const FunctionRef<void(int, int)>* job = job_.load(std::memory_order_relaxed);
+      const FunctionRef<void()>* join_fn = join_fn_.load(std::memory_order_relaxed);
+      const int threads = threads_.load(std::memory_order_relaxed);
+      const uint32_t id = job_id_.load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      // Rewritten while read: only an elastic region that closed without us can be
+      // overtaken this way, and then the newer one is ours.
+      if (seq_.load(std::memory_order_relaxed) != g) continue;
       seen = g;
-      if (stopping_) return;
-      if (tid < job_threads_) {
+      if (kind == Kind::stop) return;
+      if (kind == Kind::all) {
+        if (tid < threads) {
+          t_in_region = true;
+          try {
+            (*job)(tid, threads);
+          } catch (...) {
+            record_error(std::current_exception());
+          }
+          t_in_region = false;
+        }
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+      } else if (tid < threads && try_enter(id)) {
         t_in_region = true;
         try {
-          (*job_)(tid, job_threads_);
+          (*join_fn)();
         } catch (...) {
           record_error(std::current_exception());
         }
         t_in_region = false;
+        entry_.fetch_sub(1, std::memory_order_release);
       }
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
 
@@ -171,12 +254,17 @@ class ThreadPool {
 
   std::mutex sleep_mu_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
-  bool stopping_ = false;  // written under sleep_mu_ before a generation bump
+  std::atomic<uint64_t> seq_{0};  // even: a job is published; odd: one is being written
+  std::atomic<Kind> kind_{Kind::all};
+  std::atomic<const FunctionRef<void(int, int)>*> job_{nullptr};
+  std::atomic<const FunctionRef<void()>*> join_fn_{nullptr};
+  std::atomic<int> threads_{0};
+  std::atomic<uint32_t> job_id_{0};
 
-  const FunctionRef<void(int, int)>* job_ = nullptr;
-  int job_threads_ = 0;
+  std::atomic<int> pending_{0};    // Kind::all: workers yet to check in
+  std::atomic<uint64_t> entry_{0};  // Kind::join: job id << 32 | closed bit | workers inside
+  uint32_t join_id_ = 0;           // under region_mu_
+
   std::mutex error_mu_;
   std::exception_ptr error_;
 };
@@ -230,6 +318,14 @@ void parallel_run(int n, FunctionRef<void(int, int)> fn) {
     return;
   }
   pool().run(n, fn);
+}
+
+void parallel_join(int n, FunctionRef<void()> fn) {
+  if (n <= 1 || t_in_region) {
+    ThreadPool::run_serial([&](int, int) { fn(); });
+    return;
+  }
+  pool().join(n, fn);
 }
 
 }  // namespace foveal

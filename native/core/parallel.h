@@ -16,6 +16,7 @@
 // whose order depends on the thread count).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -52,11 +53,26 @@ void allow_waiting_for_pool();
 
 // Runs fn(tid, nthreads) once on each of min(n, num_threads()) threads; the caller is
 // tid 0. Returns when all are done; rethrows the first exception a thread threw.
+// Every thread must show up before the region ends, so a worker the OS is slow to run
+// (asleep after its spin, or sharing its core with another process) delays the caller;
+// prefer parallel_join for work that can be claimed.
 void parallel_run(int n, FunctionRef<void(int, int)> fn);
+
+// Runs fn() on the calling thread and on each of up to min(n, num_threads()) - 1 pool
+// workers that joins while the region is open. Returns once the caller's fn has returned
+// and every worker that joined has finished; a worker that arrives after that never runs
+// fn. So fn must share out the work itself, claiming pieces from shared atomic counters,
+// and must never wait for another participant to arrive (waiting for a piece another
+// participant has already claimed is fine). Rethrows the first exception thrown.
+//
+// Why: a sleeping worker takes tens of microseconds to wake, and a worker whose core is
+// busy with another process may not run for milliseconds; with claimed work the caller
+// simply does more of it instead of waiting.
+void parallel_join(int n, FunctionRef<void()> fn);
 
 // Splits [0, total) into at most num_threads() contiguous chunks of at least `grain`
 // items (the same chunks for the same total, grain and thread count) and runs
-// fn(begin, end) on each.
+// fn(begin, end) on each, the chunks claimed by whichever threads join (parallel_join).
 template <class F>
 void parallel_for(int64_t total, int64_t grain, F&& fn) {
   if (total <= 0) return;
@@ -68,10 +84,13 @@ void parallel_for(int64_t total, int64_t grain, F&& fn) {
     fn(int64_t{0}, total);
     return;
   }
-  parallel_run(static_cast<int>(chunks), [&](int tid, int nt) {
-    const int64_t begin = total * tid / nt;
-    const int64_t end = total * (tid + 1) / nt;
-    if (begin < end) fn(begin, end);
+  std::atomic<int64_t> next{0};
+  parallel_join(static_cast<int>(chunks), [&] {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
+      const int64_t begin = total * c / chunks;
+      const int64_t end = total * (c + 1) / chunks;
+      if (begin < end) fn(begin, end);
+    }
   });
 }
 

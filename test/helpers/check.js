@@ -69,4 +69,36 @@ function dot (a, b) {
   return s
 }
 
-module.exports = { assertClose, assertBitIdentical, numericGrad, dot }
+/** The spacing of float32 numbers at |r| (r a float64): 2^(e−23) for |r| in [2^e, 2^(e+1)), 2^−149 below 2^−126. */
+function f32Ulp (r) {
+  const a = Math.abs(r)
+  if (a < 2 ** -126) return 2 ** -149
+  let e = Math.floor(Math.log2(a))
+  if (2 ** e > a) e--
+  else if (2 ** (e + 1) <= a) e++
+  return 2 ** (e - 23)
+}
+
+/**
+ * Asserts every element is within `maxUlps` float32 ulps of a float64 reference (NaN only
+ * matches NaN, ±Infinity only itself; a reference beyond the float32 range must give the
+ * same ±Infinity). Reports the worst element.
+ */
+function assertUlps (t, actual, expected, maxUlps, label = '') {
+  const a = actual.data ?? actual
+  const e = expected.data ?? expected
+  if (a.length !== e.length) return t.fail(`${label}: length ${a.length} !== expected ${e.length}`)
+  let worst = -1; let worstUlps = 0
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]; const y = e[i]
+    let u
+    if (Number.isNaN(y) || Number.isNaN(x)) u = Number.isNaN(x) && Number.isNaN(y) ? 0 : Infinity
+    else if (Math.abs(y) > 3.4028234663852886e38 || !Number.isFinite(x)) u = x === Math.fround(y) ? 0 : Infinity
+    else u = Math.abs(x - y) / f32Ulp(y)
+    if (u > worstUlps) { worstUlps = u; worst = i }
+  }
+  if (worstUlps <= maxUlps) t.pass(label)
+  else t.fail(`${label}: ${worstUlps.toFixed(2)} ulp at ${worst}: got ${a[worst]}, expected ${e[worst]} (max ${maxUlps} ulp)`)
+}
+
+module.exports = { assertClose, assertBitIdentical, numericGrad, dot, f32Ulp, assertUlps }

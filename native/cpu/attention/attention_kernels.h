@@ -208,7 +208,9 @@ template <class Scratch, class Carve, class KvOf, class Pack, class Body>
 void for_each_item(int64_t total, size_t bytes, bool guided, Carve carve, KvOf kv_of, Pack pack, Body body) {
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), total));
   WorkQueue queue(total, guided ? threads : 0);
-  parallel_run(threads, [&](int, int) {
+  // parallel_join: items are claimed from the queue, so a worker that is slow to arrive
+  // (asleep, or its core busy with another process) never holds the others up.
+  parallel_join(threads, [&] {
     Arena arena(mem::scratch(0, bytes), bytes);
     Scratch s = carve(arena);
     int64_t packed = -1;

@@ -1,65 +1,130 @@
-// GEMM: a plain reference implementation of the API in gemm.h (correct, deterministic,
-// not fast). The packed-panel micro-kernels replace it behind the same API.
+// GEMM: the generic variant (plain C++ the compiler vectorises for the baseline ISA), the
+// dispatch between variants, and the public entry points of gemm.h.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
 
+#include "core/check.h"
+#include "core/memory.h"
 #include "core/parallel.h"
+#include "cpu/gemm/gemm_variants.h"
+
+namespace foveal {
+namespace cpu {
+namespace generic {
+namespace {
+
+constexpr Isa kIsa = Isa::generic;
+constexpr int kMR = 4;
+constexpr int kNV = 2;
+
+// A 4-lane vector in GCC/Clang's portable vector extension: SSE2 on x86-64, NEON on
+// arm64, plain scalars elsewhere. Multiply and add stay separate (no -ffp-contract).
+typedef float F4 __attribute__((vector_size(16)));
+
+struct V {
+  using T = F4;
+  using Mask = int;  // the number of leading lanes in use
+  static constexpr int W = 4;
+  static Mask mask(int n) { return n < 0 ? 0 : (n > 4 ? 4 : n); }
+  static T zero() { return T{0.f, 0.f, 0.f, 0.f}; }
+  static T load(const float* p) {
+    T r;
+    std::memcpy(&r, p, sizeof r);
+    return r;
+  }
+  static T load_mask(const float* p, Mask m) {
+    T r = zero();
+    for (int i = 0; i < m; ++i) r[i] = p[i];
+    return r;
+  }
+  static void store(float* p, T v) { std::memcpy(p, &v, sizeof v); }
+  static void store_mask(float* p, T v, Mask m) {
+    for (int i = 0; i < m; ++i) p[i] = v[i];
+  }
+  static T set1(float x) { return T{x, x, x, x}; }
+  static T fma(T a, T b, T c) { return a * b + c; }
+  static T mul(T a, T b) { return a * b; }
+  static T add(T a, T b) { return a + b; }
+  static T relu(T v) {
+    for (int i = 0; i < 4; ++i) v[i] = v[i] > 0.f || v[i] != v[i] ? v[i] : 0.f;
+    return v;
+  }
+  static float hsum(T v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+};
+
+void transpose_pack(const float* Bt, int64_t ldb, int64_t K, int ncols, float* dst) {
+  constexpr int nr = kNV * V::W;
+  for (int64_t k = 0; k < K; ++k, dst += nr) {
+    int c = 0;
+    for (; c < ncols; ++c) dst[c] = Bt[c * ldb + k];
+    for (; c < nr; ++c) dst[c] = 0.f;
+  }
+}
+
+}  // namespace
+}  // namespace generic
+}  // namespace cpu
+}  // namespace foveal
+
+#define FOVEAL_ISA_NS generic
+#include "cpu/gemm/gemm_impl.h"
+#undef FOVEAL_ISA_NS
 
 namespace foveal {
 namespace cpu {
 namespace {
 
-constexpr int kMr = 8;
-constexpr int kNr = 16;
+using VariantFn = const GemmVariant& (*)();
+const Kernel<VariantFn> kGemm{"gemm", generic::gemm_variant, FOVEAL_IF_X86(avx2::gemm_variant),
+                              FOVEAL_IF_X86(avx512::gemm_variant)};
+FOVEAL_REGISTER_KERNEL(kGemm);
 
-inline float at_a(const GemmParams& p, const float* A, int64_t i, int64_t k) {
-  return p.ta == Trans::N ? A[i * p.lda + k] : A[k * p.lda + i];
-}
-inline float at_b(const GemmParams& p, const float* B, int64_t k, int64_t j) {
-  return p.tb == Trans::N ? B[k * p.ldb + j] : B[j * p.ldb + k];
-}
+const GemmVariant& current() { return kGemm.pick()(); }
 
-inline float finish(const Epilogue& ep, float acc, float old, int64_t i, int64_t j) {
-  float v = ep.alpha * acc;
-  if (ep.beta != 0.f) v += ep.beta * old;
-  if (ep.bias_row) v += ep.bias_row[j];
-  if (ep.bias_col) v += ep.bias_col[i];
-  if (ep.act == Act::relu) v = v > 0.f ? v : 0.f;
+// The variant a geometry belongs to: packed layouts are only meaningful to it.
+const GemmVariant& of(const GemmGeometry& g) {
+  VariantFn fn = nullptr;
+  switch (g.isa) {
+    case Isa::generic: fn = kGemm.generic; break;
+    case Isa::avx2: fn = kGemm.avx2; break;
+    case Isa::avx512: fn = kGemm.avx512; break;
+    default: break;
+  }
+  FOVEAL_CHECK(fn && isa_supported(g.isa), "gemm: geometry of unavailable ISA ", isa_name(g.isa));
+  const GemmVariant& v = fn();
+  FOVEAL_CHECK(v.geometry.mr == g.mr && v.geometry.nr == g.nr, "gemm: geometry mr=", g.mr, " nr=", g.nr,
+               " does not match the ", isa_name(g.isa), " kernel (mr=", v.geometry.mr, " nr=", v.geometry.nr, ")");
   return v;
 }
 
-void rows(const GemmParams& p, int64_t b, int64_t i0, int64_t i1) {
-  const float* A = p.A + b * p.stride_a;
-  const float* B = p.B + b * p.stride_b;
-  float* C = p.C + b * p.stride_c;
-  for (int64_t i = i0; i < i1; ++i)
-    for (int64_t j = 0; j < p.N; ++j) {
-      float acc = 0.f;
-      for (int64_t k = 0; k < p.K; ++k) acc += at_a(p, A, i, k) * at_b(p, B, k, j);
-      C[i * p.ldc + j] = finish(p.ep, acc, p.ep.beta != 0.f ? C[i * p.ldc + j] : 0.f, i, j);
-    }
+GemmBatchParams strided(const GemmParams& p, bool serial) {
+  GemmBatchParams b;
+  b.p = p;
+  b.n_outer = 1;
+  b.outer[0].size = p.batch;
+  b.outer[0].stride_a = p.stride_a;
+  b.outer[0].stride_b = p.stride_b;
+  b.outer[0].stride_c = p.stride_c;
+  b.serial = serial;
+  return b;
 }
 
 }  // namespace
 
-void gemm_serial(const GemmParams& p) {
-  for (int64_t b = 0; b < p.batch; ++b) rows(p, b, 0, p.M);
-}
+void gemm(const GemmParams& p) { current().batched(strided(p, false)); }
+void gemm_serial(const GemmParams& p) { current().batched(strided(p, true)); }
+void gemm_batched(const GemmBatchParams& b) { current().batched(b); }
 
-void gemm(const GemmParams& p) {
-  const int64_t total = p.batch * p.M;
-  parallel_for(total, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, p.N * p.K)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1;) {
-      const int64_t b = r / p.M, i = r % p.M;
-      const int64_t end = std::min(r1 - r, p.M - i);
-      rows(p, b, i, i + end);
-      r += end;
-    }
-  });
-}
-
-GemmGeometry gemm_geometry() { return {Isa::generic, kMr, kNr}; }
+GemmGeometry gemm_geometry() { return current().geometry; }
 
 size_t packed_a_size(const GemmGeometry& g, int64_t M, int64_t K) {
   return static_cast<size_t>((M + g.mr - 1) / g.mr) * g.mr * K;
@@ -69,33 +134,21 @@ size_t packed_b_size(const GemmGeometry& g, int64_t K, int64_t N) {
 }
 
 void pack_a(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, int64_t M, int64_t K, float* dst) {
-  for (int64_t p0 = 0; p0 < M; p0 += g.mr)
-    for (int64_t k = 0; k < K; ++k)
-      for (int r = 0; r < g.mr; ++r) {
-        const int64_t i = p0 + r;
-        *dst++ = i < M ? (ta == Trans::N ? A[i * lda + k] : A[k * lda + i]) : 0.f;
-      }
+  of(g).pack_a(ta, A, lda, M, K, dst);
 }
 
 void pack_b(const GemmGeometry& g, Trans tb, const float* B, int64_t ldb, int64_t K, int64_t N, float* dst) {
-  for (int64_t p0 = 0; p0 < N; p0 += g.nr)
-    for (int64_t k = 0; k < K; ++k)
-      for (int c = 0; c < g.nr; ++c) {
-        const int64_t j = p0 + c;
-        *dst++ = j < N ? (tb == Trans::N ? B[k * ldb + j] : B[j * ldb + k]) : 0.f;
-      }
+  of(g).pack_b(tb, B, ldb, K, N, dst);
 }
 
 void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K,
                  float* C, int64_t ldc, const Epilogue& ep) {
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) {
-      const float* a = Ap + (i / g.mr) * K * g.mr + i % g.mr;
-      const float* b = Bp + (j / g.nr) * K * g.nr + j % g.nr;
-      float acc = 0.f;
-      for (int64_t k = 0; k < K; ++k) acc += a[k * g.mr] * b[k * g.nr];
-      C[i * ldc + j] = finish(ep, acc, ep.beta != 0.f ? C[i * ldc + j] : 0.f, i, j);
-    }
+  of(g).packed(true, Trans::N, Ap, 0, Bp, M, N, K, C, ldc, ep);
+}
+
+void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M,
+                   int64_t N, int64_t K, float* C, int64_t ldc, const Epilogue& ep) {
+  of(g).packed(false, ta, A, lda, Bp, M, N, K, C, ldc, ep);
 }
 
 }  // namespace cpu

@@ -6,6 +6,25 @@
 // Row-major throughout; op(X) is X or Xᵀ. Deterministic: the K reduction of every C
 // element runs in one fixed order on one thread (threads split M and N, never K), so
 // results are bit-identical across runs and thread counts at one ISA level.
+//
+// How an element is summed (the same in gemm, gemm_serial, gemm_batched, gemm_packed and
+// gemm_packed_b, so they agree bit for bit at one ISA level): one fused multiply-add chain
+// acc = fma(a[i,k], b[k,j], acc) over k = 0, 1, …, K-1 in order (over the reduce batch
+// first, then k, for gemm_batched), started from 0 — or from beta·C when alpha == 1 and
+// beta != 0 — then C = alpha·acc (+ beta·C when alpha != 1) + bias_row[j] + bias_col[i],
+// then act. The cache blocking of K only parks the running sum in C between blocks, so it
+// never changes a bit. (The generic variant multiplies and adds without fusing.) Two
+// shapes take a dot-product path instead (M == 1 with B transposed, N == 1 with A not
+// transposed): there each element is a fixed-order lane-parallel sum.
+//
+// alpha == 0 follows BLAS: A and B are not read (a NaN in them does not reach C). beta == 0:
+// C is overwritten and never read. relu keeps NaN (max(0, NaN) is NaN).
+//
+// Scratch: gemm, gemm_serial and gemm_batched use mem::scratch slots 6 and 7 of the threads
+// that run them (packed B on the calling thread; partial sums on each worker, only when
+// alpha ≠ 1 with beta ≠ 0 and K needs blocks) and up to 32 KiB of stack; callers must not
+// keep their own data in those two slots across a call. gemm_packed, gemm_packed_b and the
+// packers use no scratch.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +70,28 @@ void gemm(const GemmParams& p);
 // and tiles, attention over heads and query blocks).
 void gemm_serial(const GemmParams& p);
 
+// ---- Broadcast batches with reduction (matmul and its backward) ----
+//
+// C[o] = act(alpha · Σ_r op(A[o,r])·op(B[o,r]) + beta·C[o] + bias) for every index o of the
+// `outer` dims, r running over the `reduce` dims in row-major order. Element offsets:
+// A[o,r] = A + Σ_d o_d·outer[d].stride_a + Σ_d r_d·reduce[d].stride_a (B likewise), and
+// C[o] = C + Σ_d o_d·outer[d].stride_c (a reduce dim's stride_c is ignored). A stride of 0
+// broadcasts. The reduce sum joins the K chain (see above), so it is as deterministic.
+constexpr int kGemmMaxBatchDims = 8;
+struct GemmBatchDim {
+  int64_t size = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+};
+struct GemmBatchParams {
+  GemmParams p;  // the product's shape, operands and epilogue; p.batch and p.stride_* are ignored
+  int n_outer = 0;
+  GemmBatchDim outer[kGemmMaxBatchDims];
+  int n_reduce = 0;
+  GemmBatchDim reduce[kGemmMaxBatchDims];
+  bool serial = false;  // true: on the calling thread only (as gemm_serial)
+};
+void gemm_batched(const GemmBatchParams& b);
+
 // ---- Packed operands, for callers that reuse an operand across many products ----
 //
 // A packed operand is op(X) cut into panels of `mr` rows (A) or `nr` columns (B), each
@@ -59,7 +100,11 @@ void gemm_serial(const GemmParams& p);
 //   B: element (k,j) at  (j / nr)·K·nr + k·nr + j % nr     (packed_b_size floats)
 // so a caller may also write panels itself (im2col straight into B's layout). The
 // geometry belongs to one ISA variant: take it once with gemm_geometry() and pass the same
-// value to the packers and to gemm_packed.
+// value to the packers and to gemm_packed. Packed buffers should be 64-byte aligned
+// (mem::acquire / mem::scratch memory is); they are read with aligned loads when they are.
+//
+// Geometry per ISA (what the micro-kernel holds in registers): avx512 mr=8, nr=32;
+// avx2 mr=6, nr=16; generic mr=4, nr=8.
 struct GemmGeometry {
   Isa isa;
   int mr;  // rows of A per panel (the micro-kernel's height)
@@ -75,6 +120,13 @@ void pack_b(const GemmGeometry& g, Trans tb, const float* B, int64_t ldb, int64_
 // C[M,N] (rows ldc apart) = epilogue(Ap · Bp), on the calling thread.
 void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K,
                  float* C, int64_t ldc, const Epilogue& ep);
+
+// C[M,N] = epilogue(op(A) · Bp) with A unpacked (op(A) as in GemmParams, rows lda apart)
+// and B packed, on the calling thread. The micro-kernel reads A in place as fast as a
+// packed panel, so a caller whose A changes every call (attention's P tile, a Q block)
+// skips pack_a altogether. Same bits as gemm_packed on pack_a(A).
+void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M,
+                   int64_t N, int64_t K, float* C, int64_t ldc, const Epilogue& ep);
 
 }  // namespace cpu
 }  // namespace foveal

@@ -1,0 +1,165 @@
+// Losses: crossEntropy (logits [N, C] and Int32Array labels, a fused log-softmax so huge
+// logits never overflow, label smoothing, an ignored label) and mse, each with a backward
+// to the logits / predictions. PyTorch semantics and defaults.
+import { binding } from '../native'
+import { type Tensor, type TensorLike } from '../tensor'
+import { describe, fmtShape, integerArg, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError } from '../validate'
+import { type Reduction, numberArg, reductionArg } from './args'
+import { defineOp, resultTensor } from './define'
+
+export interface CrossEntropyOptions {
+  /** 'mean' (default: over the rows not ignored; NaN when every row is ignored, as PyTorch), 'sum', or 'none' ([N]). */
+  reduction?: Reduction
+  /** ε in [0, 1]: the target is (1−ε)·onehot + ε/C (default 0). */
+  labelSmoothing?: number
+  /** Rows whose label equals this contribute nothing and get zero gradient (default −100, as PyTorch). */
+  ignoreIndex?: number
+  /** A tensor of the loss's shape ([] or [N]) to write into. */
+  out?: TensorLike
+}
+export type CrossEntropyBackwardOptions = CrossEntropyOptions
+
+export interface MseOptions {
+  /** 'mean' (default), 'sum', or 'none' (the element-wise squared errors, shaped like pred). */
+  reduction?: Reduction
+  out?: TensorLike
+}
+export type MseBackwardOptions = MseOptions
+
+const REDUCTION_CODE = { none: 0, mean: 1, sum: 2 } as const
+type F = Float32Array
+type FN = Float32Array | null
+
+function labelsArg (op: string, value: unknown, N: number): Int32Array {
+  if (!(value instanceof Int32Array)) typeError(op, 'labels', 'an Int32Array', describe(value))
+  if (value.length !== N) rangeError(op, 'labels', `${N} elements (one per row of logits)`, String(value.length))
+  return value
+}
+
+function ceCommon (op: string, logits: TensorLike, labels: unknown, opts: CrossEntropyOptions | undefined) {
+  const X = tensorArg(op, 'logits', logits)
+  if (X.shape.length !== 2) rangeError(op, 'logits', '[N, C] (rank 2)', fmtShape(X.shape))
+  const [N, C] = X.shape as [number, number]
+  const L = labelsArg(op, labels, N)
+  const o = optionsArg(op, opts, ['reduction', 'labelSmoothing', 'ignoreIndex', 'out'])
+  const reduction = reductionArg(op, o.reduction)
+  const smoothing = numberArg(op, 'labelSmoothing', o.labelSmoothing, 0, 0, 1)
+  const ignoreIndex = o.ignoreIndex === undefined ? -100 : integerArg(op, 'ignoreIndex', o.ignoreIndex, -(2 ** 31), 2 ** 31 - 1)
+  const lossShape = Object.freeze(reduction === 'none' ? [N] : [])
+  return { X, N, C, L, o, reduction, smoothing, ignoreIndex, lossShape }
+}
+
+// The upstream gradient: a number (for the scalar reductions) or a tensor of the loss's shape.
+function dyArg (op: string, dy: unknown, lossShape: readonly number[]) {
+  if (typeof dy === 'number' && lossShape.length === 0) {
+    const d = Float32Array.of(dy)
+    return { data: d, shape: lossShape, size: 1 }
+  }
+  const DY = tensorArg(op, 'dy', dy)
+  const ok = lossShape.length === 0 ? DY.size === 1 && DY.shape.length <= 1 : sameShape(DY.shape, lossShape)
+  if (!ok) rangeError(op, 'dy', `${fmtShape(lossShape)} (the shape of the loss)${lossShape.length === 0 ? ' or a number' : ''}`, fmtShape(DY.shape))
+  return DY
+}
+
+function planCrossEntropy (logits: TensorLike, labels: Int32Array, opts?: CrossEntropyOptions) {
+  const op = 'crossEntropy'
+  const c = ceCommon(op, logits, labels, opts)
+  const out = outArg(op, 'out', c.o.out, c.lossShape, [['logits', c.X]])
+  return {
+    args: [c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex] as
+      [F, Int32Array, FN, number, number, number, number, number],
+    finish: (loss: F): Tensor => resultTensor(c.o.out, out, loss, c.lossShape)
+  }
+}
+
+function planCrossEntropyBackward (dy: number | TensorLike, logits: TensorLike, labels: Int32Array,
+  opts?: CrossEntropyBackwardOptions) {
+  const op = 'crossEntropyBackward'
+  const c = ceCommon(op, logits, labels, opts)
+  const DY = dyArg(op, dy, c.lossShape)
+  const out = outArg(op, 'out', c.o.out, c.X.shape, [['dy', DY], ['logits', c.X]])
+  return {
+    args: [DY.data, c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex] as
+      [F, F, Int32Array, FN, number, number, number, number, number],
+    finish: (g: F): Tensor => resultTensor(c.o.out, out, g, c.X.shape)
+  }
+}
+
+function mseCommon (op: string, pred: TensorLike, target: TensorLike, opts: MseOptions | undefined) {
+  const P = tensorArg(op, 'pred', pred)
+  const T = tensorArg(op, 'target', target)
+  if (!sameShape(P.shape, T.shape)) rangeError(op, 'target', `${fmtShape(P.shape)} (the shape of pred)`, fmtShape(T.shape))
+  const o = optionsArg(op, opts, ['reduction', 'out'])
+  const reduction = reductionArg(op, o.reduction)
+  return { P, T, o, reduction, lossShape: Object.freeze(reduction === 'none' ? P.shape.slice() : []) }
+}
+
+function planMse (pred: TensorLike, target: TensorLike, opts?: MseOptions) {
+  const op = 'mse'
+  const c = mseCommon(op, pred, target, opts)
+  const out = outArg(op, 'out', c.o.out, c.lossShape, [['pred', c.P], ['target', c.T]])
+  return {
+    args: [c.P.data, c.T.data, out?.data ?? null, REDUCTION_CODE[c.reduction]] as [F, F, FN, number],
+    finish: (loss: F): Tensor => resultTensor(c.o.out, out, loss, c.lossShape)
+  }
+}
+
+function planMseBackward (dy: number | TensorLike, pred: TensorLike, target: TensorLike, opts?: MseBackwardOptions) {
+  const op = 'mseBackward'
+  const c = mseCommon(op, pred, target, opts)
+  const DY = dyArg(op, dy, c.lossShape)
+  const out = outArg(op, 'out', c.o.out, c.P.shape, [['dy', DY], ['pred', c.P], ['target', c.T]])
+  return {
+    args: [DY.data, c.P.data, c.T.data, out?.data ?? null, REDUCTION_CODE[c.reduction]] as [F, F, F, FN, number],
+    finish: (g: F): Tensor => resultTensor(c.o.out, out, g, c.P.shape)
+  }
+}
+
+const crossEntropyOp = defineOp(planCrossEntropy, binding.crossEntropy, binding.crossEntropyAsync)
+const crossEntropyBackwardOp = defineOp(planCrossEntropyBackward, binding.crossEntropyBackward, binding.crossEntropyBackwardAsync)
+const mseOp = defineOp(planMse, binding.mse, binding.mseAsync)
+const mseBackwardOp = defineOp(planMseBackward, binding.mseBackward, binding.mseBackwardAsync)
+
+/**
+ * Cross-entropy of logits [N, C] against class labels (Int32Array [N]), with the
+ * log-softmax fused in (max-subtracted, so 1e30 logits are fine): a scalar tensor (shape
+ * []) for 'mean' / 'sum', [N] for 'none'. A label outside [0, C) that is not ignoreIndex
+ * is a RangeError naming its index.
+ */
+export function crossEntropy (logits: TensorLike, labels: Int32Array, opts?: CrossEntropyOptions): Tensor {
+  return crossEntropyOp.sync(logits, labels, opts)
+}
+/** crossEntropy() computed off the event loop. */
+export function crossEntropyAsync (logits: TensorLike, labels: Int32Array, opts?: CrossEntropyOptions): Promise<Tensor> {
+  return crossEntropyOp.async(logits, labels, opts)
+}
+/**
+ * Gradient of crossEntropy w.r.t. the logits, [N, C]: dy·(softmax − (1−ε)·onehot − ε/C)
+ * per row (÷ the counted rows for 'mean'); dy is the loss's gradient (a number for the
+ * scalar reductions, or a tensor of the loss's shape). Same options as the forward.
+ */
+export function crossEntropyBackward (dy: number | TensorLike, logits: TensorLike, labels: Int32Array,
+  opts?: CrossEntropyBackwardOptions): Tensor {
+  return crossEntropyBackwardOp.sync(dy, logits, labels, opts)
+}
+/** crossEntropyBackward() computed off the event loop. */
+export function crossEntropyBackwardAsync (dy: number | TensorLike, logits: TensorLike, labels: Int32Array,
+  opts?: CrossEntropyBackwardOptions): Promise<Tensor> {
+  return crossEntropyBackwardOp.async(dy, logits, labels, opts)
+}
+
+/** Mean (or summed, or element-wise) squared error between pred and target (same shapes). */
+export function mse (pred: TensorLike, target: TensorLike, opts?: MseOptions): Tensor { return mseOp.sync(pred, target, opts) }
+/** mse() computed off the event loop. */
+export function mseAsync (pred: TensorLike, target: TensorLike, opts?: MseOptions): Promise<Tensor> {
+  return mseOp.async(pred, target, opts)
+}
+/** Gradient of mse w.r.t. pred: 2(pred − target)·dy (÷ n for 'mean'); the target's is its negation. */
+export function mseBackward (dy: number | TensorLike, pred: TensorLike, target: TensorLike, opts?: MseBackwardOptions): Tensor {
+  return mseBackwardOp.sync(dy, pred, target, opts)
+}
+/** mseBackward() computed off the event loop. */
+export function mseBackwardAsync (dy: number | TensorLike, pred: TensorLike, target: TensorLike,
+  opts?: MseBackwardOptions): Promise<Tensor> {
+  return mseBackwardOp.async(dy, pred, target, opts)
+}

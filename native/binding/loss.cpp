@@ -1,0 +1,174 @@
+// Binding for the loss family (reduction: 0 none, 1 mean, 2 sum):
+//   crossEntropy(logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
+//   crossEntropyBackward(dy, logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
+//   mse(pred, target, out, reduction) · mseBackward(dy, pred, target, out, reduction)
+// labels is an Int32Array; its values are checked by the kernel (a RangeError naming the
+// first bad index), its length here.
+#include <string>
+
+#include "binding/common.h"
+#include "cpu/loss/loss.h"
+
+namespace foveal {
+namespace binding {
+namespace {
+
+using cpu::Reduction;
+
+// An Int32Array argument, kept alive (for the Async twin) by the op that holds it.
+struct I32 {
+  const int32_t* data = nullptr;
+  size_t length = 0;
+  Napi::ObjectReference ref;
+};
+
+void i32_arg(Args& a, size_t i, const char* name, I32* out) {
+  const Napi::Value v = a.at(i);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": " + name + " must be an Int32Array");
+  const Napi::Int32Array arr = v.As<Napi::Int32Array>();
+  out->data = arr.Data();
+  out->length = arr.ElementLength();
+  out->ref = Napi::Persistent(arr.As<Napi::Object>());
+}
+
+Reduction reduction_arg(Args& a, size_t i) { return static_cast<Reduction>(a.integer(i, "reduction", 0, 2)); }
+
+int64_t loss_length(Reduction r, int64_t n) { return r == Reduction::none ? n : 1; }
+
+float smoothing_arg(Args& a, size_t i) {
+  const double s = a.number(i, "labelSmoothing");
+  if (!(s >= 0 && s <= 1)) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": labelSmoothing must be in [0, 1]");
+  return static_cast<float>(s);
+}
+
+class CrossEntropyOp {
+ public:
+  static constexpr const char* kName = "crossEntropy";
+
+  explicit CrossEntropyOp(Args& a) {
+    const F32 logits = a.f32(0, "logits");
+    i32_arg(a, 1, "labels", &labels_);
+    p_.N = a.dim(3, "N");
+    p_.C = a.dim(4, "C");
+    p_.reduction = reduction_arg(a, 5);
+    p_.smoothing = smoothing_arg(a, 6);
+    p_.ignore_index = static_cast<int32_t>(a.integer(7, "ignoreIndex", INT32_MIN, INT32_MAX));
+    a.expect_length(logits, checked_mul(kName, p_.N, p_.C));
+    if (static_cast<int64_t>(labels_.length) != p_.N)
+      throw Napi::RangeError::New(a.env(), "crossEntropy: labels must have " + std::to_string(p_.N) + " elements");
+    loss_.bind(a, 2, "out", loss_length(p_.reduction, p_.N), {&logits});
+    p_.logits = logits.data;
+    p_.labels = labels_.data;
+  }
+  void run() {
+    p_.loss = loss_.data();
+    cpu::cross_entropy_forward(kName, p_);
+  }
+  Napi::Value result(Napi::Env env) { return loss_.to_js(env); }
+
+ private:
+  cpu::CrossEntropyParams p_{};
+  I32 labels_;
+  Output loss_;
+};
+
+class CrossEntropyBackwardOp {
+ public:
+  static constexpr const char* kName = "crossEntropyBackward";
+
+  explicit CrossEntropyBackwardOp(Args& a) {
+    const F32 dy = a.f32(0, "dy");
+    const F32 logits = a.f32(1, "logits");
+    i32_arg(a, 2, "labels", &labels_);
+    p_.N = a.dim(4, "N");
+    p_.C = a.dim(5, "C");
+    p_.reduction = reduction_arg(a, 6);
+    p_.smoothing = smoothing_arg(a, 7);
+    p_.ignore_index = static_cast<int32_t>(a.integer(8, "ignoreIndex", INT32_MIN, INT32_MAX));
+    const int64_t n = checked_mul(kName, p_.N, p_.C);
+    a.expect_length(logits, n);
+    a.expect_length(dy, loss_length(p_.reduction, p_.N));
+    if (static_cast<int64_t>(labels_.length) != p_.N)
+      throw Napi::RangeError::New(a.env(), "crossEntropyBackward: labels must have " + std::to_string(p_.N) + " elements");
+    dx_.bind(a, 3, "out", n, {&dy, &logits});
+    p_.dloss = dy.data;
+    p_.logits = logits.data;
+    p_.labels = labels_.data;
+  }
+  void run() {
+    p_.dlogits = dx_.data();
+    cpu::cross_entropy_backward(kName, p_);
+  }
+  Napi::Value result(Napi::Env env) { return dx_.to_js(env); }
+
+ private:
+  cpu::CrossEntropyBackwardParams p_{};
+  I32 labels_;
+  Output dx_;
+};
+
+class MseOp {
+ public:
+  static constexpr const char* kName = "mse";
+
+  explicit MseOp(Args& a) {
+    const F32 pred = a.f32(0, "pred");
+    const F32 target = a.f32(1, "target");
+    p_.reduction = reduction_arg(a, 3);
+    p_.n = static_cast<int64_t>(pred.length);
+    a.expect_length(target, p_.n);
+    loss_.bind(a, 2, "out", loss_length(p_.reduction, p_.n), {&pred, &target});
+    p_.pred = pred.data;
+    p_.target = target.data;
+  }
+  void run() {
+    p_.loss = loss_.data();
+    cpu::mse_forward(p_);
+  }
+  Napi::Value result(Napi::Env env) { return loss_.to_js(env); }
+
+ private:
+  cpu::MseParams p_{};
+  Output loss_;
+};
+
+class MseBackwardOp {
+ public:
+  static constexpr const char* kName = "mseBackward";
+
+  explicit MseBackwardOp(Args& a) {
+    const F32 dy = a.f32(0, "dy");
+    const F32 pred = a.f32(1, "pred");
+    const F32 target = a.f32(2, "target");
+    p_.reduction = reduction_arg(a, 4);
+    p_.n = static_cast<int64_t>(pred.length);
+    a.expect_length(target, p_.n);
+    a.expect_length(dy, loss_length(p_.reduction, p_.n));
+    dx_.bind(a, 3, "out", p_.n, {&dy, &pred, &target});
+    p_.dloss = dy.data;
+    p_.pred = pred.data;
+    p_.target = target.data;
+  }
+  void run() {
+    p_.dpred = dx_.data();
+    cpu::mse_backward(p_);
+  }
+  Napi::Value result(Napi::Env env) { return dx_.to_js(env); }
+
+ private:
+  cpu::MseBackwardParams p_{};
+  Output dx_;
+};
+
+}  // namespace
+
+void InitLoss(Napi::Env env, Napi::Object exports) {
+  Define<CrossEntropyOp>(env, exports, "crossEntropy");
+  Define<CrossEntropyBackwardOp>(env, exports, "crossEntropyBackward");
+  Define<MseOp>(env, exports, "mse");
+  Define<MseBackwardOp>(env, exports, "mseBackward");
+}
+
+}  // namespace binding
+}  // namespace foveal
