@@ -190,7 +190,10 @@ function childRss (dir, s, threads) {
 async function run (ctx) {
   const { fv, report, measure, ort, tfjs, torch, quick } = ctx
   const suite = 'attention'
-  const shapes = quick ? SHAPES.slice(0, 2) : SHAPES
+  // FOVEAL_BENCH_ATTENTION=0,3,mem runs only those rows of SHAPES (and the memory rows):
+  // on a shared machine, each can then be run in a quiet moment of its own.
+  const only = process.env.FOVEAL_BENCH_ATTENTION ? process.env.FOVEAL_BENCH_ATTENTION.split(',') : null
+  const shapes = only ? SHAPES.filter((_, i) => only.includes(String(i))) : quick ? SHAPES.slice(0, 2) : SHAPES
   const torchCase = (s, backward) => ({ op: 'attention_math', B: s.B, H: s.H, Lq: s.L, Lk: s.L, D: s.D, Dv: s.Dv || s.D, causal: !!s.causal, backward })
   const torchFwd = torch(shapes.map((s) => torchCase(s, false)))
   const torchBwd = torch(shapes.map((s) => torchCase(s, true)))
@@ -220,7 +223,7 @@ async function run (ctx) {
     report.add({ suite, group: bgroup, impl: 'foveal out', flop: bflop, ...(await measure(() => fv.ops.attentionBackward(dO, q, k, v, f.out, f.lse, { ...opts, out: gout }))) })
     report.add({ suite, group: bgroup, impl: 'pytorch', flop: bflop, ms: torchBwd[i].ms, error: torchBwd[i].error, note: 'autograd of the math formulation' })
   }
-  if (!quick) memoryRows(ctx, suite)
+  if (only ? only.includes('mem') : !quick) memoryRows(ctx, suite)
 }
 
 module.exports = { run }
