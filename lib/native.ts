@@ -179,9 +179,28 @@ export interface NativeBinding {
   dropoutAsync(x: F32, out: F32 | null, p: number, seed: number): Promise<F32>
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
   dropoutBackwardAsync(dy: F32, out: F32 | null, p: number, seed: number): Promise<F32>
+
+  // attention: see native/binding/attention.cpp for the positional arguments.
+  attention(...args: AttentionArgs): RawAttention
+  attentionAsync(...args: AttentionArgs): Promise<RawAttention>
+  attentionBackward(...args: AttentionBackwardArgs): RawAttentionGrads
+  attentionBackwardAsync(...args: AttentionBackwardArgs): Promise<RawAttentionGrads>
 }
 
 export interface RawConvGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
+
+/** B, Hq, Hkv, Lq, Lk, D, Dv, scale, causal, windowLeft, windowRight, 4 mask strides, dropout, seed, topK. */
+export type AttentionProblemArgs = [B: number, Hq: number, Hkv: number, Lq: number, Lk: number, D: number, Dv: number,
+  scale: number, causal: boolean, windowLeft: number, windowRight: number, maskStrideB: number, maskStrideH: number,
+  maskStrideQ: number, maskStrideK: number, dropout: number, seed: number, topK: number]
+export type AttentionArgs = [q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null,
+  keyLengths: Int32Array | null, outO: Float32Array | null, outLse: Float32Array | null, outW: Float32Array | null,
+  ...problem: AttentionProblemArgs, returnWeights: boolean]
+export type AttentionBackwardArgs = [dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
+  out: Float32Array, lse: Float32Array, mask: Float32Array | null, keyLengths: Int32Array | null,
+  outDq: Float32Array | null, outDk: Float32Array | null, outDv: Float32Array | null, ...problem: AttentionProblemArgs]
+export interface RawAttention { out: Float32Array, lse: Float32Array, weights?: Float32Array }
+export interface RawAttentionGrads { dq: Float32Array, dk: Float32Array, dv: Float32Array }
 
 export interface RawLinearGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 export interface RawMatmulGrads { da: Float32Array, db: Float32Array }

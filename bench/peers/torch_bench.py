@@ -135,9 +135,40 @@ def case_dense(c):
     return lambda: torch.autograd.grad(y, grads, g, retain_graph=True)
 
 
+def case_attention_math(c):
+    """softmax(q·kᵀ·scale + causal mask)·v written out, as nn.MultiheadAttention computes it:
+    PyTorch 1.13 has no F.scaled_dot_product_attention (it came in 2.0). Forward under
+    no_grad, or the autograd backward alone (the forward graph is built once, untimed)."""
+    grad = c.get("backward", False)
+    B, H, Hkv, Lq, Lk, D, Dv = c["B"], c["H"], c.get("Hkv", c["H"]), c["Lq"], c["Lk"], c["D"], c.get("Dv", c["D"])
+    q = randn(B, H, Lq, D, grad=grad)
+    k = randn(B, Hkv, Lk, D, grad=grad)
+    v = randn(B, Hkv, Lk, Dv, grad=grad)
+    scale = 1.0 / (D ** 0.5)
+    mask = None
+    if c.get("causal", False):
+        mask = torch.full((Lq, Lk), float("-inf")).triu(Lk - Lq + 1)
+
+    def forward():
+        s = torch.matmul(q * scale, k.transpose(-2, -1))
+        if mask is not None:
+            s = s + mask
+        return torch.matmul(torch.softmax(s, dim=-1), v)
+
+    if not grad:
+        def fwd():
+            with torch.no_grad():
+                return forward()
+        return fwd
+    out = forward()
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
+
+
 CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
          "dense": case_dense, "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d),
-         "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d}
+         "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d,
+         "attention_math": case_attention_math}
 
 
 def main():

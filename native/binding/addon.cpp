@@ -14,6 +14,7 @@ void InitElementwise(Napi::Env env, Napi::Object exports);
 void InitNorm(Napi::Env env, Napi::Object exports);
 void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
+void InitAttention(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNorm(env, exports);
   InitLoss(env, exports);
   InitDropout(env, exports);
+  InitAttention(env, exports);
   return exports;
 }
 }  // namespace

@@ -1,0 +1,81 @@
+// Attention: the native re-check, the generic variant and the dispatch to the best one.
+#include "cpu/attention/attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "core/check.h"
+#include "core/dispatch.h"
+#include "core/memory.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+
+#define FOVEAL_ISA_NS generic
+#define FOVEAL_ATTN_SIMD 0
+#include "cpu/attention/attention_simd.h"
+#include "cpu/attention/attention_kernels.h"
+#undef FOVEAL_ATTN_SIMD
+#undef FOVEAL_ISA_NS
+
+namespace foveal {
+namespace cpu {
+
+void attention_check(const AttentionProblem& pb) {
+  FOVEAL_CHECK(pb.B >= 0 && pb.Lq >= 0 && pb.Lk >= 0 && pb.Dv >= 0, "attention: negative size");
+  FOVEAL_CHECK(pb.Hq >= 1 && pb.Hkv >= 1 && pb.Hq % pb.Hkv == 0,
+               "attention: Hq must be a positive multiple of Hkv, got Hq=", pb.Hq, " Hkv=", pb.Hkv);
+  FOVEAL_CHECK(pb.D >= 1, "attention: D must be at least 1, got ", pb.D);
+  FOVEAL_CHECK(std::isfinite(pb.scale), "attention: scale must be finite, got ", pb.scale);
+  FOVEAL_CHECK(pb.window_left >= -1 && pb.window_right >= -1, "attention: window values must be -1 or more, got [",
+               pb.window_left, ",", pb.window_right, "]");
+  FOVEAL_CHECK(pb.dropout >= 0.f && pb.dropout < 1.f, "attention: dropout must be in [0, 1), got ", pb.dropout);
+  FOVEAL_CHECK(pb.top_k >= 0 && pb.top_k <= pb.Lk, "attention: topK must be from 1 to Lk=", pb.Lk, ", got ",
+               pb.top_k);
+  if (pb.mask) {
+    int64_t last = 0;
+    const int64_t size[4] = {pb.B, pb.Hq, pb.Lq, pb.Lk};
+    bool empty = false;
+    bool fits = true;
+    for (int a = 0; a < 4; ++a) {
+      const int64_t st = pb.mask_stride[a];
+      FOVEAL_CHECK(st >= 0, "attention: mask strides must be non-negative, got ", st);
+      if (size[a] == 0) empty = true;
+      // (size − 1)·stride + last < mask_length, tested without overflow.
+      else if (size[a] > 1 && st > 0 && (size[a] - 1) > (pb.mask_length - 1 - last) / st) fits = false;
+      else last += (size[a] - 1) * st;
+    }
+    FOVEAL_CHECK(empty || (fits && last < pb.mask_length), "attention: mask of ", pb.mask_length,
+                 " elements is too short for its strides");
+  }
+  if (pb.key_lengths)
+    for (int64_t b = 0; b < pb.B; ++b)
+      FOVEAL_CHECK(pb.key_lengths[b] >= 0 && pb.key_lengths[b] <= pb.Lk, "attention: keyLengths[", b,
+                   "] must be from 0 to Lk=", pb.Lk, ", got ", pb.key_lengths[b]);
+}
+
+namespace {
+
+using ForwardFn = void (*)(const AttentionParams&);
+using BackwardFn = void (*)(const AttentionBackwardParams&);
+
+const Kernel<ForwardFn> kForward{"attention_forward", generic::attention_forward,
+                                 FOVEAL_IF_X86(avx2::attention_forward),
+                                 FOVEAL_IF_X86(avx512::attention_forward)};
+FOVEAL_REGISTER_KERNEL(kForward);
+
+const Kernel<BackwardFn> kBackward{"attention_backward", generic::attention_backward,
+                                   FOVEAL_IF_X86(avx2::attention_backward),
+                                   FOVEAL_IF_X86(avx512::attention_backward)};
+FOVEAL_REGISTER_KERNEL(kBackward);
+
+}  // namespace
+
+void attention_forward(const AttentionParams& p) { kForward.pick()(p); }
+void attention_backward(const AttentionBackwardParams& p) { kBackward.pick()(p); }
+
+}  // namespace cpu
+}  // namespace foveal

@@ -1,0 +1,32 @@
+// Attention: the AVX512 variant (see core/isa.h for the rules of variant files).
+#include "core/isa.h"
+#if FOVEAL_X86
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "core/check.h"
+#include "core/memory.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "cpu/attention/attention.h"
+
+// GCC 12 reports its own _mm512_undefined_ps() (a self-initialised placeholder for the
+// unused pass-through operand of max/roundscale/scalef/reduce) as maybe-uninitialised.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+FOVEAL_TARGET_AVX512_BEGIN
+#define FOVEAL_ISA_NS avx512
+#define FOVEAL_ATTN_SIMD 512
+#include "cpu/attention/attention_simd.h"
+#include "cpu/attention/attention_kernels.h"
+#undef FOVEAL_ATTN_SIMD
+#undef FOVEAL_ISA_NS
+FOVEAL_TARGET_END
+#endif
