@@ -221,7 +221,7 @@ test('attention is bit-identical across runs and thread counts', (t) => {
   }
 })
 
-test('every ISA variant this CPU supports matches the reference', (t) => {
+test.serial('every ISA variant this CPU supports matches the reference', (t) => {
   const cases = [
     { B: 2, Hq: 4, Hkv: 2, Lq: 97, Lk: 130, D: 40, Dv: 24, opts: { causal: true, mask: maskOf([2, 1, 97, 130], 8), keyLengths: Int32Array.from([130, 77]) } },
     { B: 1, Hq: 2, Hkv: 1, Lq: 50, Lk: 70, D: 16, Dv: 16, opts: { topK: 4, dropout: 0.3, seed: 8, window: [9, 2] } }

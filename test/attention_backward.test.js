@@ -141,7 +141,7 @@ test('attentionBackward writes into out.dq, out.dk, out.dv; the Async twin equal
   }
 })
 
-test('attentionBackward: every ISA variant this CPU supports matches the reference', (t) => {
+test.serial('attentionBackward: every ISA variant this CPU supports matches the reference', (t) => {
   const c = { B: 2, Hq: 4, Hkv: 2, Lq: 97, Lk: 70, D: 24, Dv: 40, opts: { causal: true, mask: maskOf([2, 1, 1, 70], 8), dropout: 0.2, seed: 4, topK: 30 } }
   const { q, k, v, dOut, dims } = inputs(c, 2)
   const e = ref.attentionBackward(dOut.data, q.data, k.data, v.data, dims, c.opts)

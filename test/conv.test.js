@@ -234,7 +234,7 @@ test('conv2d and conv2dBackward are bit-identical across runs and thread counts'
   }
 })
 
-test('every ISA variant this CPU supports matches the reference', (t) => {
+test.serial('every ISA variant this CPU supports matches the reference', (t) => {
   const cases = [
     { x: [2, 3, 9, 21], w: [5, 3, 3, 3], o: { padding: [1, 2, 0, 1] } },
     { x: [2, 3, 9, 21], w: [5, 3, 3, 3], o: { padding: 1, stride: [2, 3] } },

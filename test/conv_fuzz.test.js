@@ -40,7 +40,7 @@ function eachIsa (t, fn) {
   }
 }
 
-test('conv2d and conv2dBackward match the reference on random geometries, every ISA', (t) => eachIsa(t, (isa, count) => {
+test.serial('conv2d and conv2dBackward match the reference on random geometries, every ISA', (t) => eachIsa(t, (isa, count) => {
   const r = rng(2024 + count + isa.length)
   let ran = 0
   for (let i = 0; i < count; i++) {
@@ -88,7 +88,7 @@ test('conv2dTranspose and its backward match the reference on 80 random geometri
   }
 })
 
-test('the pools match the reference on random geometries, every ISA', (t) => eachIsa(t, (isa, count) => {
+test.serial('the pools match the reference on random geometries, every ISA', (t) => eachIsa(t, (isa, count) => {
   const r = rng(99 + count + isa.length)
   for (let i = 0; i < count; i++) {
     const k = [pick(r, 1, 4), pick(r, 1, 4)]

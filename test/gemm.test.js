@@ -136,7 +136,7 @@ test('gemm is bit-identical across runs and thread counts (1, 2, 3)', (t) => {
   }
 })
 
-test('gemm: every ISA variant this CPU supports matches the reference and the packed API', (t) => {
+test.serial('gemm: every ISA variant this CPU supports matches the reference and the packed API', (t) => {
   const M = 45; const K = 300; const N = 70
   const supported = fv.info().isa.supported
   try {

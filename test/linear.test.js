@@ -139,7 +139,7 @@ test('linear is bit-identical across runs and thread counts', (t) => {
   }
 })
 
-test('every ISA variant this CPU supports matches the reference', (t) => {
+test.serial('every ISA variant this CPU supports matches the reference', (t) => {
   const c = { x: [17, 33], n: 31 }
   const { x, w, b, M, K, N } = setup(c, 3)
   const dy = rand([M, N], 4)
@@ -242,7 +242,7 @@ test('matmul and matmulBackward are bit-identical across runs and thread counts'
   }
 })
 
-test('matmul: every ISA variant this CPU supports matches the reference', (t) => {
+test.serial('matmul: every ISA variant this CPU supports matches the reference', (t) => {
   const as = [3, 37, 70]; const bs = [70, 45]
   const a = rand(as, 11); const b = rand(bs, 12); const dy = rand([3, 37, 45], 13)
   const r = mref.matmul(a.data, as, b.data, bs)

@@ -217,7 +217,7 @@ test('the native pool functions re-check what they are given', (t) => {
   throws(t, () => binding.adaptiveAvgPool2dBackward(x.data, null, [2, 3, 6, 6, 3, 3], false), RangeError, /dy must have/)
 })
 
-test('pools: out, accumulate, Async twins, thread counts and ISA variants', async (t) => {
+test.serial('pools: out, accumulate, Async twins, thread counts and ISA variants', async (t) => {
   const x = rand([4, 8, 17, 19], 1)
   const mo = { kernel: 3, stride: 2, padding: 1, ceilMode: true }
   const ao = { kernel: 3, stride: 2, padding: 1, countIncludePad: false }

@@ -276,11 +276,15 @@ inline void key_block_range(const AttentionProblem& pb, int64_t b, int64_t i0, i
   *kb_hi = hi / kBc + 1;
 }
 
-// Packs k[j0 : j0+kBc, :] (rows ld apart, n ≤ kBc valid) as a kᵀ panel [D][kBc], zero-padded.
+// Packs k[j0 : j0+kBc, :] (rows ld apart, n ≤ kBc valid) as a kᵀ panel [D][kBc], zero-padded:
+// whole kW×kW squares through vtranspose, the ragged edges element by element.
 inline void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t D, float* dst) {
+  const int64_t nf = n / kW * kW, Df = D / kW * kW;
+  for (int64_t j = 0; j < nf; j += kW)
+    for (int64_t d = 0; d < Df; d += kW) vtranspose(src + j * ld + d, ld, dst + d * kBc + j, kBc);
   for (int64_t d = 0; d < D; ++d) {
     float* row = dst + d * kBc;
-    int64_t j = 0;
+    int64_t j = d < Df ? nf : 0;
     for (; j < n; ++j) row[j] = src[j * ld + d];
     for (; j < kBc; ++j) row[j] = 0.f;
   }

@@ -54,6 +54,37 @@ inline Vf vexp(Vf x) {
   return {_mm512_scalef_ps(p, n)};
 }
 
+// dst[c·ldd + r] = src[r·lds + c] for r, c < 16: the unpack / shuffle network (four
+// stages of 16 shuffles) that turns rows into columns without a gather. Register k ends
+// up holding column kCol[k] (rows in order).
+inline void vtranspose(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m512 a[16], b[16];
+  for (int r = 0; r < 16; ++r) a[r] = _mm512_loadu_ps(src + r * lds);
+  for (int r = 0; r < 16; r += 2) {
+    b[r] = _mm512_unpacklo_ps(a[r], a[r + 1]);
+    b[r + 1] = _mm512_unpackhi_ps(a[r], a[r + 1]);
+  }
+  for (int r = 0; r < 16; r += 4) {
+    for (int h = 0; h < 2; ++h) {
+      const __m512d x = _mm512_castps_pd(b[r + h]), y = _mm512_castps_pd(b[r + 2 + h]);
+      a[r + h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
+      a[r + 2 + h] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    b[r] = _mm512_shuffle_f32x4(a[r], a[r + 4], 0x88);
+    b[r + 4] = _mm512_shuffle_f32x4(a[r], a[r + 4], 0xDD);
+    b[r + 8] = _mm512_shuffle_f32x4(a[r + 8], a[r + 12], 0x88);
+    b[r + 12] = _mm512_shuffle_f32x4(a[r + 8], a[r + 12], 0xDD);
+  }
+  for (int r = 0; r < 8; ++r) {
+    a[r] = _mm512_shuffle_f32x4(b[r], b[r + 8], 0x88);
+    a[r + 8] = _mm512_shuffle_f32x4(b[r], b[r + 8], 0xDD);
+  }
+  constexpr int kCol[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
+  for (int k = 0; k < 16; ++k) _mm512_storeu_ps(dst + kCol[k] * ldd, a[k]);
+}
+
 #elif FOVEAL_ATTN_SIMD == 256
 constexpr int kW = 8;
 struct Vf {
@@ -99,6 +130,26 @@ inline Vf vexp(Vf x) {
   const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
   const __m256 tiny = _mm256_cmp_ps(x.v, _mm256_set1_ps(-87.33654f), _CMP_LT_OQ);
   return {_mm256_andnot_ps(tiny, y)};
+}
+
+// dst[c·ldd + r] = src[r·lds + c] for r, c < 8: unpack, shuffle, then swap 128-bit halves.
+inline void vtranspose(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m256 a[8], b[8];
+  for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(src + r * lds);
+  for (int r = 0; r < 8; r += 2) {
+    b[r] = _mm256_unpacklo_ps(a[r], a[r + 1]);
+    b[r + 1] = _mm256_unpackhi_ps(a[r], a[r + 1]);
+  }
+  for (int r = 0; r < 8; r += 4) {
+    for (int h = 0; h < 2; ++h) {
+      a[r + 2 * h] = _mm256_shuffle_ps(b[r + h], b[r + 2 + h], 0x44);
+      a[r + 2 * h + 1] = _mm256_shuffle_ps(b[r + h], b[r + 2 + h], 0xEE);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    _mm256_storeu_ps(dst + r * ldd, _mm256_permute2f128_ps(a[r], a[r + 4], 0x20));
+    _mm256_storeu_ps(dst + (r + 4) * ldd, _mm256_permute2f128_ps(a[r], a[r + 4], 0x31));
+  }
 }
 
 #else
@@ -152,6 +203,11 @@ inline Vf vexp(Vf x) {
   std::memcpy(&two_n, &e, sizeof e);
   const V4 y = p * two_n;
   return {(x.v < vset1(-87.33654f).v) ? vzero().v : y};
+}
+
+inline void vtranspose(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  for (int r = 0; r < kW; ++r)
+    for (int c = 0; c < kW; ++c) dst[c * ldd + r] = src[r * lds + c];
 }
 #endif
 
