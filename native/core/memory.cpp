@@ -1,5 +1,6 @@
 #include "core/memory.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -21,12 +22,13 @@ constexpr size_t kHuge = size_t{2} << 20;  // 2 MiB: a transparent huge page
 constexpr size_t kMapThreshold = size_t{1} << 20;
 
 // Size classes: four per doubling (x, 1.25x, 1.5x, 1.75x), so a reused block wastes at
-// most 25% and a loop whose shapes drift a little still hits the cache.
+// most 25% and a loop whose shapes drift a little still hits the cache. Every class is a
+// multiple of kAlign, as aligned_alloc requires of its size (C11; ASan enforces it).
 size_t size_class(size_t bytes) {
   if (bytes <= kAlign) return kAlign;
   size_t pow = kAlign;
   while (pow * 2 < bytes) pow *= 2;  // pow < bytes ≤ 2·pow
-  const size_t step = pow / 4;
+  const size_t step = std::max(pow / 4, kAlign);
   size_t cls = pow + ((bytes - pow + step - 1) / step) * step;
   if (cls >= kHuge) cls = (cls + kHuge - 1) / kHuge * kHuge;
   return cls;
