@@ -18,10 +18,13 @@
 
 FOVEAL_TARGET_AVX2_BEGIN
 #define FOVEAL_ISA_NS avx2
+#define FOVEAL_VEC_LEVEL 2
+#include "cpu/simd/transpose.h"
 #define FOVEAL_ATTN_SIMD 256
 #include "cpu/attention/attention_simd.h"
 #include "cpu/attention/attention_kernels.h"
 #undef FOVEAL_ATTN_SIMD
+#undef FOVEAL_VEC_LEVEL
 #undef FOVEAL_ISA_NS
 FOVEAL_TARGET_END
 #endif

@@ -23,10 +23,13 @@
 #endif
 FOVEAL_TARGET_AVX512_BEGIN
 #define FOVEAL_ISA_NS avx512
+#define FOVEAL_VEC_LEVEL 3
+#include "cpu/simd/transpose.h"
 #define FOVEAL_ATTN_SIMD 512
 #include "cpu/attention/attention_simd.h"
 #include "cpu/attention/attention_kernels.h"
 #undef FOVEAL_ATTN_SIMD
+#undef FOVEAL_VEC_LEVEL
 #undef FOVEAL_ISA_NS
 FOVEAL_TARGET_END
 #endif

@@ -54,35 +54,12 @@ inline Vf vexp(Vf x) {
   return {_mm512_scalef_ps(p, n)};
 }
 
-// dst[c·ldd + r] = src[r·lds + c] for r, c < 16: the unpack / shuffle network (four
-// stages of 16 shuffles) that turns rows into columns without a gather. Register k ends
-// up holding column kCol[k] (rows in order).
+// dst[c·ldd + r] = src[r·lds + c] for r, c < 16 (cpu/simd/transpose.h's network).
 inline void vtranspose(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  __m512 a[16], b[16];
-  for (int r = 0; r < 16; ++r) a[r] = _mm512_loadu_ps(src + r * lds);
-  for (int r = 0; r < 16; r += 2) {
-    b[r] = _mm512_unpacklo_ps(a[r], a[r + 1]);
-    b[r + 1] = _mm512_unpackhi_ps(a[r], a[r + 1]);
-  }
-  for (int r = 0; r < 16; r += 4) {
-    for (int h = 0; h < 2; ++h) {
-      const __m512d x = _mm512_castps_pd(b[r + h]), y = _mm512_castps_pd(b[r + 2 + h]);
-      a[r + h] = _mm512_castpd_ps(_mm512_unpacklo_pd(x, y));
-      a[r + 2 + h] = _mm512_castpd_ps(_mm512_unpackhi_pd(x, y));
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    b[r] = _mm512_shuffle_f32x4(a[r], a[r + 4], 0x88);
-    b[r + 4] = _mm512_shuffle_f32x4(a[r], a[r + 4], 0xDD);
-    b[r + 8] = _mm512_shuffle_f32x4(a[r + 8], a[r + 12], 0x88);
-    b[r + 12] = _mm512_shuffle_f32x4(a[r + 8], a[r + 12], 0xDD);
-  }
-  for (int r = 0; r < 8; ++r) {
-    a[r] = _mm512_shuffle_f32x4(b[r], b[r + 8], 0x88);
-    a[r + 8] = _mm512_shuffle_f32x4(b[r], b[r + 8], 0xDD);
-  }
-  constexpr int kCol[16] = {0, 2, 1, 3, 4, 6, 5, 7, 8, 10, 9, 11, 12, 14, 13, 15};
-  for (int k = 0; k < 16; ++k) _mm512_storeu_ps(dst + kCol[k] * ldd, a[k]);
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  transpose16(r);
+  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * ldd, r[i]);
 }
 
 #elif FOVEAL_ATTN_SIMD == 256
@@ -132,26 +109,13 @@ inline Vf vexp(Vf x) {
   return {_mm256_andnot_ps(tiny, y)};
 }
 
-// dst[c·ldd + r] = src[r·lds + c] for r, c < 8: unpack, shuffle, then swap 128-bit halves.
+// dst[c·ldd + r] = src[r·lds + c] for r, c < 8 (cpu/simd/transpose.h's network).
 inline void vtranspose(const float* src, int64_t lds, float* dst, int64_t ldd) {
-  __m256 a[8], b[8];
-  for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(src + r * lds);
-  for (int r = 0; r < 8; r += 2) {
-    b[r] = _mm256_unpacklo_ps(a[r], a[r + 1]);
-    b[r + 1] = _mm256_unpackhi_ps(a[r], a[r + 1]);
-  }
-  for (int r = 0; r < 8; r += 4) {
-    for (int h = 0; h < 2; ++h) {
-      a[r + 2 * h] = _mm256_shuffle_ps(b[r + h], b[r + 2 + h], 0x44);
-      a[r + 2 * h + 1] = _mm256_shuffle_ps(b[r + h], b[r + 2 + h], 0xEE);
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    _mm256_storeu_ps(dst + r * ldd, _mm256_permute2f128_ps(a[r], a[r + 4], 0x20));
-    _mm256_storeu_ps(dst + (r + 4) * ldd, _mm256_permute2f128_ps(a[r], a[r + 4], 0x31));
-  }
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  transpose8(r);
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, r[i]);
 }
-
 #else
 // Generic: four lanes in GCC/Clang vector extensions, which become SSE2 on x86-64 and
 // NEON on arm64 (a multiply and an add, never contracted: the build is ISO C++).

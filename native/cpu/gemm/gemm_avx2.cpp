@@ -19,6 +19,11 @@
 #include "cpu/gemm/gemm_variants.h"
 
 FOVEAL_TARGET_AVX2_BEGIN
+#define FOVEAL_ISA_NS avx2
+#define FOVEAL_VEC_LEVEL 2
+#include "cpu/simd/transpose.h"
+#undef FOVEAL_VEC_LEVEL
+#undef FOVEAL_ISA_NS
 namespace foveal {
 namespace cpu {
 namespace avx2 {
@@ -52,26 +57,6 @@ struct V {
     return _mm_cvtss_f32(q);
   }
 };
-
-void transpose8(__m256 r[8]) {
-  __m256 t[8];
-  for (int i = 0; i < 4; ++i) {
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 2; ++i) {
-    r[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  // r[4i+q], 128-bit lane L: column 4L+q of rows 4i..4i+3.
-  for (int q = 0; q < 4; ++q) {
-    t[q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x20);
-    t[4 + q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x31);
-  }
-  for (int i = 0; i < 8; ++i) r[i] = t[i];
-}
 
 // dst[k·16 + c] = Bt[c·ldb + k] for c < ncols (zero beyond), k < K.
 void transpose_pack(const float* Bt, int64_t ldb, int64_t K, int ncols, float* dst) {

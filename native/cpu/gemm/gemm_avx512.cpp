@@ -27,6 +27,11 @@
 #endif
 
 FOVEAL_TARGET_AVX512_BEGIN
+#define FOVEAL_ISA_NS avx512
+#define FOVEAL_VEC_LEVEL 3
+#include "cpu/simd/transpose.h"
+#undef FOVEAL_VEC_LEVEL
+#undef FOVEAL_ISA_NS
 namespace foveal {
 namespace cpu {
 namespace avx512 {
@@ -62,33 +67,6 @@ struct V {
 
 // dst[k·32 + c] = Bt[c·ldb + k] for c < ncols (zero beyond), k < K: 16 × 16 blocks
 // transposed in registers.
-void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[4 * i + 0] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0x44);
-    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i + 0], t[4 * i + 2], 0xEE);
-    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  // r[4i+q] now holds, in each 128-bit lane L, column 4L+q of rows 4i..4i+3.
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);       // lanes 0,2 of r[i], r[4+i]
-    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);   // lanes 1,3
-    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);            // column i
-    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);        // column 8+i
-    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);   // column 4+i
-    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);  // column 12+i
-  }
-}
-
 void transpose_pack(const float* Bt, int64_t ldb, int64_t K, int ncols, float* dst) {
   for (int h = 0; h < 2; ++h) {
     const int rows = std::min(16, ncols - 16 * h);
