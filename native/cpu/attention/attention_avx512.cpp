@@ -17,9 +17,11 @@
 #include "cpu/attention/attention.h"
 
 // GCC 12 reports its own _mm512_undefined_ps() (a self-initialised placeholder for the
-// unused pass-through operand of max/roundscale/scalef/reduce) as maybe-uninitialised.
+// unused pass-through operand of max/roundscale/scalef/reduce/shuffle/unpack) as
+// maybe-uninitialised, and inside the kᵀ pack's transposes as uninitialised outright.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 FOVEAL_TARGET_AVX512_BEGIN
 #define FOVEAL_ISA_NS avx512
