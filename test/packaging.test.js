@@ -23,6 +23,27 @@ function sh (cmd, args, cwd, env = {}) {
   })
 }
 
+// The empty project's lockfile: foveal from the tarball, and its runtime dependencies pinned to
+// the versions and integrities of foveal's own package-lock.json. `npm ci` has just put exactly
+// those tarballs in the npm cache, but not the registry's metadata documents, so on a fresh
+// machine an offline install that had to resolve `^8.9.2` by itself would fail (ENOTCACHED);
+// with the versions pinned it needs nothing but the cached tarballs.
+function appLockfile (spec) {
+  const ours = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'))
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const packages = {
+    '': { name: 'app', dependencies: { foveal: spec } },
+    'node_modules/foveal': { version: pkg.version, resolved: spec, hasInstallScript: true, dependencies: pkg.dependencies }
+  }
+  for (const [where, entry] of Object.entries(ours.packages)) {
+    if (!where.startsWith('node_modules/') || entry.dev || entry.devOptional || entry.link) continue
+    const name = where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length)
+    const base = name.startsWith('@') ? name.split('/')[1] : name
+    packages[where] = { ...entry, resolved: entry.resolved ?? `https://registry.npmjs.org/${name}/-/${base}-${entry.version}.tgz` }
+  }
+  return { name: 'app', lockfileVersion: 3, requires: true, packages }
+}
+
 test('npm run prebuild + npm pack: the tarball installs offline and loads its prebuilt binary without a build', (t) => {
   t.timeout(15 * 60e3)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'foveal-pack-'))
@@ -56,8 +77,10 @@ test('npm run prebuild + npm pack: the tarball installs offline and loads its pr
     //    node-gyp-build must find the prebuilt binary and build nothing.
     const app = path.join(work, 'app')
     fs.mkdirSync(app)
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, allowScripts: { foveal: true } }))
-    const log = sh(npm, ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], app)
+    const spec = `file:${path.relative(app, tarball)}`
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { foveal: spec }, allowScripts: { foveal: true } }))
+    fs.writeFileSync(path.join(app, 'package-lock.json'), JSON.stringify(appLockfile(spec)))
+    const log = sh(npm, ['install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], app)
     t.true(log.includes('node-gyp-build'), `foveal's install script ran\n${log}`)
     const installed = path.join(app, 'node_modules', 'foveal')
     t.false(fs.existsSync(path.join(installed, 'build')), `no build directory: nothing was compiled\n${log}`)
