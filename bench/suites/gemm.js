@@ -77,11 +77,28 @@ async function run ({ fv, report, measure, ort, tfjs, torch, quick, threads }) {
         }
         const tr = torchRes.get(nt)[i]
         report.add({ suite, group, impl: 'pytorch', flop, threads: nt, ms: tr.ms, error: tr.error })
+        // The bar for small products, where packing could cost more than it saves: the
+        // plain triple loop a user would write (i-k-j order, which V8 runs best).
+        if (nt === 1 && flop <= 2 * 256 ** 3) {
+          const c = new Float32Array(M * N)
+          report.add({ suite, group, impl: 'naive loop (JS)', flop, threads: 1, ...(await measure(() => naive(a.data, b.data, c, M, K, N))), note: 'i-k-j triple loop' })
+        }
       }
     }
   } finally {
     fv.setNumThreads(before)
   }
+}
+
+function naive (a, b, c, M, K, N) {
+  c.fill(0)
+  for (let i = 0; i < M; i++) {
+    for (let k = 0; k < K; k++) {
+      const aik = a[i * K + k]
+      for (let j = 0; j < N; j++) c[i * N + j] += aik * b[k * N + j]
+    }
+  }
+  return c
 }
 
 module.exports = { run }
