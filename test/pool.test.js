@@ -100,6 +100,43 @@ test('maxPool2d propagates NaN (the last NaN of a window is its argmax) and −I
   t.deepEqual(Array.from(dx.data), [0, 0, 0, 1, 2, 0, 0, 0])
 })
 
+test.serial('maxPool2d equals the row-major reference bit for bit on every ISA: ties, ±0, NaN, ±Infinity, wide rows', (t) => {
+  // Rows long enough for several vector chunks on every ISA (OW = 35 / 36), an odd height so
+  // ceilMode adds a window, and values that make the fold order visible: small integers
+  // (ties), −0 beside +0 (the first of equal maxima is the result), NaN, ±Infinity. 3×3 at
+  // stride 2 runs a separable path; the other options the general one.
+  const r = rng(11)
+  const specials = [NaN, -0, 0, Infinity, -Infinity]
+  const data = Float32Array.from({ length: 2 * 3 * 13 * 71 }, () => {
+    const u = r()
+    return u < 0.08 ? specials[Math.floor(r() * specials.length)] : Math.floor(r() * 4) - 2
+  })
+  const x = { data, shape: [2, 3, 13, 71] }
+  const opts = [
+    { kernel: 3, stride: 2 },
+    { kernel: 3, stride: 2, padding: 1 },
+    { kernel: 3, stride: 2, padding: 1, ceilMode: true },
+    { kernel: 3, stride: 2, ceilMode: true },
+    { kernel: 3, stride: 2, padding: [1, 0, 0, 1] },
+    { kernel: 2 },
+    { kernel: 3, stride: 1, padding: 1 },
+    { kernel: [2, 3], stride: [1, 2], dilation: 2, ceilMode: true }
+  ]
+  try {
+    for (const isa of fv.info().isa.supported) {
+      fv.setIsa(isa)
+      for (const o of opts) {
+        const y = fv.ops.maxPool2d(x, o)
+        const ref1 = ref.maxPool2d(x, o)
+        t.deepEqual(y.shape, ref1.shape)
+        assertBitIdentical(t, y.data, f32(ref1.data), `${isa} ${fmt(o)}`)
+      }
+    }
+  } finally {
+    fv.setIsa('auto')
+  }
+})
+
 test('pools x=[1,1,4,4] padding 3 kernel 2: windows without an input cell give −Infinity / 0 and no gradient', (t) => {
   const x = rand([1, 1, 4, 4], 3)
   const y = fv.ops.maxPool2d(x, { kernel: 2, padding: 3 })

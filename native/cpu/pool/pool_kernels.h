@@ -45,8 +45,51 @@ inline void valid_range(int64_t x0, int64_t stride, int64_t limit, int64_t n, in
   if (*hi < *lo) *hi = *lo;
 }
 
+// 3×3 windows at stride 2, no dilation (the ResNet stem's pool), separably: a chunk of kV
+// outputs folds the three taps of each input row it reads once (h), and each output row
+// folds its rows' h, keeping the row it shares with the next output row. The same result,
+// bit for bit, as folding the window in row-major order: vpool_max keeps the first of equal
+// maxima and the last NaN, and both survive folding rows first. Columns are walked outer so
+// the shared row stays in a register; a plane is a few KiB, so its rows stay in L1.
+void max_forward_3x3_s2(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
+  const PoolShape& s = p.s;
+  const vf ninf = vset1(-__builtin_inff());
+  for (int64_t plane = plane0; plane < plane1; ++plane) {
+    const float* xp = p.x + plane * s.H * s.W;
+    float* yp = p.y + plane * s.OH * s.OW;
+    for (int64_t ox0 = 0; ox0 < s.OW; ox0 += kV) {
+      const int64_t off = ox0 * 2 - s.pl;
+      const int lanes = static_cast<int>(min64(kV, s.OW - ox0));
+      vf shared = ninf;
+      int64_t shared_row = -1;
+      for (int64_t oy = 0; oy < s.OH; ++oy) {
+        vf m = ninf;
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          const int64_t iy = oy * 2 - s.pt + ky;
+          if (iy < 0 || iy >= s.H) continue;
+          vf h;
+          if (iy == shared_row) {
+            h = shared;
+          } else {
+            vf t[3];
+            vtaps3_s2(xp + iy * s.W, off, s.W, t);
+            h = vpool_max(vpool_max(t[0], t[1]), t[2]);
+          }
+          m = vpool_max(m, h);
+          if (ky == 2) shared = h, shared_row = iy;
+        }
+        float* yo = yp + oy * s.OW + ox0;
+        if (lanes == kV) vstore(yo, m);
+        else vstore_n(yo, m, lanes);
+      }
+    }
+  }
+}
+
 void max_forward(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
   const PoolShape& s = p.s;
+  if (s.kh == 3 && s.kw == 3 && s.sh == 2 && s.sw == 2 && s.dh == 1 && s.dw == 1)
+    return max_forward_3x3_s2(p, plane0, plane1);
   const int64_t chunks = (s.OW + kV - 1) / kV;
   const PoolCols* tab =
       pool_cols(s, chunks, mem::scratch(kSlotRow, static_cast<size_t>(chunks * s.kw) * sizeof(PoolCols)));
@@ -67,7 +110,7 @@ void max_forward(const MaxPoolParams& p, int64_t plane0, int64_t plane1) {
             if (t.lo >= t.hi) continue;
             const vf v = s.sw == 1 ? vload_range_or(ninf, row + t.off, t.lo, t.hi)
                                    : vload_strided_or(ninf, row + t.off, s.sw, t.lo, t.hi);
-            m = vmax_nan(m, v);
+            m = vpool_max(m, v);
           }
         }
         const int lanes = static_cast<int>(min64(kV, s.OW - j * kV));
