@@ -29,6 +29,8 @@ function sh (cmd, args, cwd, env = {}) {
 // machine an offline install that had to resolve `^8.9.2` by itself would fail (ENOTCACHED);
 // with the versions pinned it needs nothing but the cached tarballs.
 function appLockfile (spec) {
+  // The registry npm ci fetched from (the npm cache is keyed by its URLs).
+  const registry = sh(npm, ['config', 'get', 'registry'], root).trim().replace(/\/+$/, '')
   const ours = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'))
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
   const packages = {
@@ -39,7 +41,7 @@ function appLockfile (spec) {
     if (!where.startsWith('node_modules/') || entry.dev || entry.devOptional || entry.link) continue
     const name = where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length)
     const base = name.startsWith('@') ? name.split('/')[1] : name
-    packages[where] = { ...entry, resolved: entry.resolved ?? `https://registry.npmjs.org/${name}/-/${base}-${entry.version}.tgz` }
+    packages[where] = { ...entry, resolved: entry.resolved ?? `${registry}/${name}/-/${base}-${entry.version}.tgz` }
   }
   return { name: 'app', lockfileVersion: 3, requires: true, packages }
 }
