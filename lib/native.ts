@@ -1,9 +1,10 @@
 // The one place that loads the native addon, and the hand-written type of what it exports.
 // Every other module imports `binding` from here; nothing else requires a .node file.
 import * as path from 'node:path'
+import type { ConvGeometry } from './ops/spatial'
 
-/** Raw per-op functions take Float32Arrays and sizes; lib/ops/* is the typed, validated API over them. */
-export interface NativeBinding {
+/** The runtime's settings and statistics: plain functions, no Async twins. */
+export interface NativeRuntime {
   info(): NativeInfo
   setNumThreads(n: number): void
   getNumThreads(): number
@@ -11,73 +12,48 @@ export interface NativeBinding {
   poolStats(): PoolStats
   setPoolLimit(bytes: number): void
   trimPool(): void
+}
 
+/**
+ * The ops, each written once as its sync signature (the binding's `Define<Op>` exports the
+ * Async twin beside it). Raw per-op functions take Float32Arrays and sizes; lib/ops/* is
+ * the typed, validated API over them.
+ */
+export interface NativeOps {
   linear(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
     M: number, K: number, N: number): Float32Array
-  linearAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-    M: number, K: number, N: number): Promise<Float32Array>
   linearBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
     outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
     accumulate: boolean): RawLinearGrads
-  linearBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-    outDw: Float32Array | null, outDb: Float32Array | null, M: number, K: number, N: number,
-    accumulate: boolean): Promise<RawLinearGrads>
 
   conv2d(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-    geom: number[], relu: boolean): Float32Array
-  conv2dAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-    geom: number[], relu: boolean): Promise<Float32Array>
+    geom: ConvGeometry, relu: boolean): Float32Array
   conv2dBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): RawConvGrads
-  conv2dBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): Promise<RawConvGrads>
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: ConvGeometry, accumulate: boolean): RawConvGrads
   conv2dTranspose(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-    geom: number[], relu: boolean): Float32Array
-  conv2dTransposeAsync(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-    geom: number[], relu: boolean): Promise<Float32Array>
+    geom: ConvGeometry, relu: boolean): Float32Array
   conv2dTransposeBackward(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): RawConvGrads
-  conv2dTransposeBackwardAsync(dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-    outDw: Float32Array | null, outDb: Float32Array | null, geom: number[], accumulate: boolean): Promise<RawConvGrads>
+    outDw: Float32Array | null, outDb: Float32Array | null, geom: ConvGeometry, accumulate: boolean): RawConvGrads
 
   maxPool2d(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean): Float32Array
-  maxPool2dAsync(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean): Promise<Float32Array>
   maxPool2dBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
     accumulate: boolean): Float32Array
-  maxPool2dBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null, geom: number[],
-    ceilMode: boolean, accumulate: boolean): Promise<Float32Array>
   avgPool2d(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
     countIncludePad: boolean): Float32Array
-  avgPool2dAsync(x: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
-    countIncludePad: boolean): Promise<Float32Array>
   avgPool2dBackward(dy: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
     countIncludePad: boolean, accumulate: boolean): Float32Array
-  avgPool2dBackwardAsync(dy: Float32Array, out: Float32Array | null, geom: number[], ceilMode: boolean,
-    countIncludePad: boolean, accumulate: boolean): Promise<Float32Array>
   adaptiveAvgPool2d(x: Float32Array, out: Float32Array | null, sizes: number[]): Float32Array
-  adaptiveAvgPool2dAsync(x: Float32Array, out: Float32Array | null, sizes: number[]): Promise<Float32Array>
   adaptiveAvgPool2dBackward(dy: Float32Array, out: Float32Array | null, sizes: number[],
     accumulate: boolean): Float32Array
-  adaptiveAvgPool2dBackwardAsync(dy: Float32Array, out: Float32Array | null, sizes: number[],
-    accumulate: boolean): Promise<Float32Array>
   matmul(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
     batch: number[], aBatch: number[], bBatch: number[]): Float32Array
-  matmulAsync(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
-    batch: number[], aBatch: number[], bBatch: number[]): Promise<Float32Array>
   matmulBackward(dy: Float32Array, a: Float32Array, b: Float32Array, outDa: Float32Array | null,
     outDb: Float32Array | null, M: number, K: number, N: number, batch: number[], aBatch: number[],
     bBatch: number[]): RawMatmulGrads
-  matmulBackwardAsync(dy: Float32Array, a: Float32Array, b: Float32Array, outDa: Float32Array | null,
-    outDb: Float32Array | null, M: number, K: number, N: number, batch: number[], aBatch: number[],
-    bBatch: number[]): Promise<RawMatmulGrads>
   gemm(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null, batch: number,
     M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
     aBatched: boolean, bBatched: boolean, cBatched: boolean, biasRow: Float32Array | null,
     biasCol: Float32Array | null, relu: boolean): Float32Array
-  gemmAsync(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null, batch: number,
-    M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
-    aBatched: boolean, bBatched: boolean, cBatched: boolean, biasRow: Float32Array | null,
-    biasCol: Float32Array | null, relu: boolean): Promise<Float32Array>
   /** Test hook (not part of fv.ops): one product through gemm.h's packed-operand API, as conv and attention call it. */
   gemmPacked(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
     transA: boolean, transB: boolean, alpha: number, biasRow: Float32Array | null, biasCol: Float32Array | null,
@@ -85,107 +61,71 @@ export interface NativeBinding {
 
   // activation (lib/ops/activation.ts): y = f(x); dx = dy·f'(x or y)
   relu(x: Float32Array, out: Float32Array | null): Float32Array
-  reluAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
   sigmoid(x: Float32Array, out: Float32Array | null): Float32Array
-  sigmoidAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
   tanh(x: Float32Array, out: Float32Array | null): Float32Array
-  tanhAsync(x: Float32Array, out: Float32Array | null): Promise<Float32Array>
   gelu(x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Float32Array
-  geluAsync(x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Promise<Float32Array>
   reluBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null): Float32Array
-  reluBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null): Promise<Float32Array>
   sigmoidBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null): Float32Array
-  sigmoidBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null): Promise<Float32Array>
   tanhBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null): Float32Array
-  tanhBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null): Promise<Float32Array>
   geluBackward(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Float32Array
-  geluBackwardAsync(dy: Float32Array, x: Float32Array, out: Float32Array | null, approximateTanh: boolean): Promise<Float32Array>
 
   // softmax (lib/ops/softmax.ts): the axis as an [outer, len, inner] view
   softmax(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Float32Array
-  softmaxAsync(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Promise<Float32Array>
   logSoftmax(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Float32Array
-  logSoftmaxAsync(x: Float32Array, out: Float32Array | null, outer: number, len: number, inner: number): Promise<Float32Array>
   softmaxBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
     inner: number): Float32Array
-  softmaxBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
-    inner: number): Promise<Float32Array>
   logSoftmaxBackward(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
     inner: number): Float32Array
-  logSoftmaxBackwardAsync(dy: Float32Array, y: Float32Array, out: Float32Array | null, outer: number, len: number,
-    inner: number): Promise<Float32Array>
 
   // elementwise (lib/ops/elementwise.ts): PyTorch broadcasting, shapes as arrays
   add(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
     out: Float32Array | null): Float32Array
-  addAsync(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
-    out: Float32Array | null): Promise<Float32Array>
   mul(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
     out: Float32Array | null): Float32Array
-  mulAsync(a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
-    out: Float32Array | null): Promise<Float32Array>
   addBackward(dy: Float32Array, aShape: readonly number[], bShape: readonly number[], outDa: Float32Array | null,
     outDb: Float32Array | null): RawBinaryGrads
-  addBackwardAsync(dy: Float32Array, aShape: readonly number[], bShape: readonly number[], outDa: Float32Array | null,
-    outDb: Float32Array | null): Promise<RawBinaryGrads>
   mulBackward(dy: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[],
     outDa: Float32Array | null, outDb: Float32Array | null): RawBinaryGrads
-  mulBackwardAsync(dy: Float32Array, a: Float32Array, aShape: readonly number[], b: Float32Array,
-    bShape: readonly number[], outDa: Float32Array | null, outDb: Float32Array | null): Promise<RawBinaryGrads>
 
   // norm (lib/ops/norm.ts); batchNorm2d updates runningMean / runningVar in place in training
   layerNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, rows: number, D: number, eps: number): F32
-  layerNormAsync(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, rows: number, D: number,
-    eps: number): Promise<F32>
   layerNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
     outDbias: F32 | null, rows: number, D: number, eps: number): RawNormGrads
-  layerNormBackwardAsync(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
-    outDbias: F32 | null, rows: number, D: number, eps: number): Promise<RawNormGrads>
   batchNorm2d(x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null, bias: F32 | null,
     out: F32 | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): F32
-  batchNorm2dAsync(x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null, bias: F32 | null,
-    out: F32 | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): Promise<F32>
   batchNorm2dBackward(dy: F32, x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null,
     outDx: F32 | null, outDweight: F32 | null, outDbias: F32 | null, N: number, C: number, S: number,
     training: boolean, eps: number): RawNormGrads
-  batchNorm2dBackwardAsync(dy: F32, x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null,
-    outDx: F32 | null, outDweight: F32 | null, outDbias: F32 | null, N: number, C: number, S: number,
-    training: boolean, eps: number): Promise<RawNormGrads>
   groupNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, N: number, C: number, S: number,
     G: number, eps: number): F32
-  groupNormAsync(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, N: number, C: number, S: number,
-    G: number, eps: number): Promise<F32>
   groupNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
     outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): RawNormGrads
-  groupNormBackwardAsync(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
-    outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): Promise<RawNormGrads>
 
   // loss (lib/ops/loss.ts); reduction: 0 none, 1 mean, 2 sum
   crossEntropy(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
     smoothing: number, ignoreIndex: number): F32
-  crossEntropyAsync(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
-    smoothing: number, ignoreIndex: number): Promise<F32>
   crossEntropyBackward(dy: F32, logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number,
     reduction: number, smoothing: number, ignoreIndex: number): F32
-  crossEntropyBackwardAsync(dy: F32, logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number,
-    reduction: number, smoothing: number, ignoreIndex: number): Promise<F32>
   mse(pred: F32, target: F32, out: F32 | null, reduction: number): F32
-  mseAsync(pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
   mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
-  mseBackwardAsync(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): Promise<F32>
 
   // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32
-  dropoutAsync(x: F32, out: F32 | null, p: number, seed: number): Promise<F32>
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
-  dropoutBackwardAsync(dy: F32, out: F32 | null, p: number, seed: number): Promise<F32>
 
   // attention: see native/binding/attention.cpp for the positional arguments.
   attention(...args: AttentionArgs): RawAttention
-  attentionAsync(...args: AttentionArgs): Promise<RawAttention>
   attentionBackward(...args: AttentionBackwardArgs): RawAttentionGrads
-  attentionBackwardAsync(...args: AttentionBackwardArgs): Promise<RawAttentionGrads>
 }
+
+/** Every op's Async twin: the same arguments, its result through a Promise (run on a libuv thread). */
+export type AsyncTwins<T> = {
+  [K in keyof T as T[K] extends (...args: any[]) => any ? `${K & string}Async` : never]:
+    T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never
+}
+
+/** The addon: the runtime functions, and each op with its Async twin derived from its signature. */
+export type NativeBinding = NativeRuntime & NativeOps & AsyncTwins<NativeOps>
 
 export interface RawConvGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 

@@ -2,7 +2,7 @@
 // convolution and its backward, and conv1d over [N, C, L] as the H = 1 case of the same
 // kernels. Every option is resolved here into one geometry array in the forward
 // convolution's terms (lib/ops/spatial.ts); the native side re-checks it.
-import { binding, type RawConvGrads } from '../native'
+import { binding, type NativeOps, type RawConvGrads } from '../native'
 import type { Shape, Tensor, TensorLike } from '../tensor'
 import {
   booleanArg, describe, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
@@ -230,12 +230,8 @@ function resolveConv1d (op: string, X: Checked, W: Checked, o: Conv1dGeometryOpt
 }
 
 type Resolver<O> = (op: string, X: Checked, W: Checked, o: O) => Resolved
-type NativeForward = (x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array | null,
-  geom: ConvGeometry, relu: boolean) => Float32Array
-type NativeForwardAsync = (...a: Parameters<NativeForward>) => Promise<Float32Array>
-type NativeBackward = (dy: Float32Array, x: Float32Array, w: Float32Array, outDx: Float32Array | null,
-  outDw: Float32Array | null, outDb: Float32Array | null, geom: ConvGeometry, accumulate: boolean) => RawConvGrads
-type NativeBackwardAsync = (...a: Parameters<NativeBackward>) => Promise<RawConvGrads>
+type NativeForward = NativeOps['conv2d']
+type NativeBackward = NativeOps['conv2dBackward']
 
 /** The plan of a forward op (conv2d, conv2dTranspose, conv1d): validate, resolve, bind out. */
 function forwardPlan<O extends object> (op: string, keys: readonly string[], resolve: Resolver<O>) {
@@ -298,19 +294,19 @@ function backwardPlan<O extends object> (op: string, keys: readonly string[], re
 
 // The transposed conv's backward resolves from x (its input) and w like its forward.
 const conv2dOp = defineOp(forwardPlan<Conv2dGeometryOptions>('conv2d', GEOMETRY_KEYS, resolveConv2d),
-  binding.conv2d as NativeForward, binding.conv2dAsync as NativeForwardAsync)
+  binding.conv2d, binding.conv2dAsync)
 const conv2dBackwardOp = defineOp(backwardPlan<Conv2dGeometryOptions>('conv2dBackward', GEOMETRY_KEYS, resolveConv2d),
-  binding.conv2dBackward as NativeBackward, binding.conv2dBackwardAsync as NativeBackwardAsync)
+  binding.conv2dBackward, binding.conv2dBackwardAsync)
 const conv2dTransposeOp = defineOp(
   forwardPlan<Conv2dTransposeGeometryOptions>('conv2dTranspose', TRANSPOSE_KEYS, resolveTranspose),
-  binding.conv2dTranspose as NativeForward, binding.conv2dTransposeAsync as NativeForwardAsync)
+  binding.conv2dTranspose, binding.conv2dTransposeAsync)
 const conv2dTransposeBackwardOp = defineOp(
   backwardPlan<Conv2dTransposeGeometryOptions>('conv2dTransposeBackward', TRANSPOSE_KEYS, resolveTranspose),
-  binding.conv2dTransposeBackward as NativeBackward, binding.conv2dTransposeBackwardAsync as NativeBackwardAsync)
+  binding.conv2dTransposeBackward, binding.conv2dTransposeBackwardAsync)
 const conv1dOp = defineOp(forwardPlan<Conv1dGeometryOptions>('conv1d', GEOMETRY_KEYS, resolveConv1d),
-  binding.conv2d as NativeForward, binding.conv2dAsync as NativeForwardAsync)
+  binding.conv2d, binding.conv2dAsync)
 const conv1dBackwardOp = defineOp(backwardPlan<Conv1dGeometryOptions>('conv1dBackward', GEOMETRY_KEYS, resolveConv1d),
-  binding.conv2dBackward as NativeBackward, binding.conv2dBackwardAsync as NativeBackwardAsync)
+  binding.conv2dBackward, binding.conv2dBackwardAsync)
 
 /**
  * 2-D convolution (PyTorch's F.conv2d, plus ONNX-style 'same' at any stride and a fused
