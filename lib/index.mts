@@ -5,5 +5,6 @@ export const {
   Tensor, tensor, shapeSize, ops, info, version, setNumThreads, getNumThreads, setIsa,
   poolStats, setPoolLimit, trimPool
 } = fv
+export const { optim } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'
 export default fv

@@ -3,10 +3,11 @@
 //
 // The updates follow PyTorch's single-tensor (foreach=False) implementations operation
 // for operation, in float32, with the scalar coefficients computed in double as Python
-// computes them and then rounded to float where PyTorch hands them to a kernel, so a
-// trajectory stays within a few ulps of PyTorch's over hundreds of steps. Each element is
-// updated independently, so results are bit-identical for any thread count; AVX2 and
-// AVX-512 round alike (the same FMAs), the generic variant may differ in the last bits.
+// computes them and then rounded to float where PyTorch hands them to a kernel, and each
+// multiply-add fused exactly where PyTorch's kernels fuse it: trajectories equal
+// PyTorch 1.13's bit for bit. Each element is updated independently, so results are
+// bit-identical for any thread count, and every ISA level (the generic one included: it
+// emulates the FMAs exactly) gives the same bits.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +17,9 @@ namespace cpu {
 
 // Adam / AdamW, per element (g = ±grad, float arithmetic, PyTorch 1.13's op order):
 //   decoupled:          p ← p·(1 − lr·wd)                       (AdamW: param.mul_)
-//   else if wd ≠ 0:     g ← g + wd·p                             (Adam: grad.add(param, alpha=wd))
-//   m ← m·β1 + (1 − β1)·g                                        (exp_avg.mul_(β1).add_(g, alpha=1−β1))
-//   v ← v·β2 + ((1 − β2)·g)·g                                    (exp_avg_sq.mul_(β2).addcmul_(g, g, value=1−β2))
+//   else if wd ≠ 0:     g ← fma(p, wd, g)                         (Adam: grad.add(param, alpha=wd))
+//   m ← fma(g, 1 − β1, m·β1)                                     (exp_avg.mul_(β1).add_(g, alpha=1−β1))
+//   v ← fma((1 − β2)·g, g, v·β2)                                 (exp_avg_sq.mul_(β2).addcmul_(g, g, value=1−β2))
 //   amsgrad:            v̂ ← max(v̂, v), else v̂ = v
 //   p ← p + (−step_size·m) / (√v̂ / √bc2 + eps)                 (param.addcdiv_(m, denom, value=−step_size))
 // with bc1 = 1 − β1^step, bc2 = 1 − β2^step, step_size = lr / bc1 (double, as Python).
@@ -39,7 +40,8 @@ struct AdamParams {
   bool maximize;           // ascend: use −grad
 };
 
-// SGD with momentum, per element (PyTorch 1.13's _single_tensor_sgd):
+// SGD with momentum, per element (PyTorch 1.13's _single_tensor_sgd; each "x + a·y" is one
+// fma, as PyTorch's add with alpha):
 //   d ← ±grad;  wd ≠ 0: d ← d + wd·p
 //   momentum ≠ 0: b ← init_buffer ? d : b·μ + (1 − dampening)·d;  d ← nesterov ? d + μ·b : b
 //   p ← p − lr·d

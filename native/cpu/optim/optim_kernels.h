@@ -3,8 +3,11 @@
 // The updates are memory-bound (Adam moves 28 bytes per parameter: p, g, m, v read, p, m,
 // v written, for ~10 flops), so the loop body mirrors PyTorch's op order rather than
 // saving arithmetic: the two divides and the square root hide under the memory traffic.
-// Where PyTorch's vectorised CPU kernels fuse (add with alpha: fmadd(b, alpha, a)) we
-// fuse; where they do not (addcmul, addcdiv: separate multiply, divide, add) we do not.
+// Each op rounds where PyTorch's CPU kernel does, as Debian's build of PyTorch executes
+// them: add with alpha is fmadd(b, alpha, a); addcmul is fma(s·t1, t2, self) (GCC
+// contracts `self + s*t1*t2`); mul, div, sqrt and addcdiv's `self + s*t1/t2` round each
+// operation. The result: the same bits as PyTorch 1.13 on every level, checked against its
+// trajectories in test/optim.test.js.
 #ifndef FOVEAL_ISA_NS
 #error "define FOVEAL_ISA_NS before including optim_kernels.h"
 #endif
@@ -20,6 +23,59 @@ namespace {
 // threads write the same cache line; the grain keeps small tensors on one thread.
 constexpr int64_t kPiece = 64;
 constexpr int64_t kGrainPieces = 512;  // 32K elements, ~0.9 MB of Adam traffic
+
+// x as rounded: an empty asm the compiler cannot see through, so the multiply that made x
+// is never contracted into a later add. GCC contracts a·b + c into an FMA across
+// statements in C++ (-ffp-contract=fast is its default outside ISO C), and intrinsics
+// are plain vector arithmetic to it; PyTorch rounds such products where they are the
+// result of one op (param.mul_) and the input of the next, so the fused update must too.
+// Every FMA PyTorch's kernels do execute is written out as vfma below.
+inline Vf rounded(Vf x) {
+#if FOVEAL_VEC_LEVEL == 3 || FOVEAL_VEC_LEVEL == 2
+  __asm__("" : "+v"(x));
+#elif !FOVEAL_X86
+  __asm__("" : "+m"(x));  // aarch64 and others have FMA in their baseline
+#endif
+  return x;
+}
+
+#if FOVEAL_VEC_LEVEL == 0
+// a·b + c rounded once without an FMA unit: the double product of two floats is exact,
+// the double sum is made round-to-odd (TwoSum's error decides the last bit), and
+// rounding that to float is then correct (round-to-odd needs 2 more bits than the target;
+// double has 29). So the generic variant gives the same bits as the FMA variants.
+inline float fma_exact(float a, float b, float c) {
+#if defined(__FP_FAST_FMAF)
+  return std::fma(a, b, c);
+#else
+  const double p = static_cast<double>(a) * static_cast<double>(b);
+  const double d = c;
+  double s = p + d;
+  const double bp = s - d, bd = s - bp;
+  const double err = (p - bp) + (d - bd);
+  if (err != 0 && std::isfinite(s)) {
+    uint64_t u;
+    std::memcpy(&u, &s, sizeof u);
+    if ((u & 1) == 0) {
+      u += (err > 0) == (s > 0) ? 1 : static_cast<uint64_t>(-1);  // one ulp away from or towards 0
+      std::memcpy(&s, &u, sizeof u);
+    }
+  }
+  return static_cast<float>(s);
+#endif
+}
+#endif
+
+// a·b + c with one rounding on every level: the multiply-adds PyTorch's kernels execute.
+inline Vf vfma(Vf a, Vf b, Vf c) {
+#if FOVEAL_VEC_LEVEL == 0
+  Vf r;
+  for (int i = 0; i < kN; ++i) r.v[i] = fma_exact(a.v[i], b.v[i], c.v[i]);
+  return r;
+#else
+  return vfmadd(a, b, c);
+#endif
+}
 
 template <class F>
 void for_pieces(int64_t n, F&& body) {
@@ -48,10 +104,10 @@ inline void adam_vec(const AdamParams& p, const AdamCoef& c, int64_t i, int64_t 
   Vf m = vload_part(p.exp_avg + i, cnt);
   Vf v = vload_part(p.exp_avg_sq + i, cnt);
   if (kMax) g = vneg(g);
-  if (kWd == 2) w = vmul(w, c.decay);
-  if (kWd == 1) g = vfmadd(w, c.wd, g);
-  m = vfmadd(g, c.c1, vmul(m, c.b1));
-  v = vadd(vmul(v, c.b2), vmul(vmul(c.c2, g), g));
+  if (kWd == 2) w = rounded(vmul(w, c.decay));                  // param.mul_(1 − lr·wd)
+  if (kWd == 1) g = vfma(w, c.wd, g);                          // grad.add(param, alpha=wd)
+  m = vfma(g, c.c1, vmul(m, c.b1));                            // mul_(β1).add_(g, alpha=1−β1)
+  v = vfma(vmul(c.c2, g), g, vmul(v, c.b2));                   // mul_(β2).addcmul_(g, g, value=1−β2)
   Vf vh = v;
   if (kAms) {
     vh = vmax_nan(vload_part(p.max_exp_avg_sq + i, cnt), v);  // torch.maximum: NaN if either is
@@ -92,13 +148,13 @@ inline void sgd_vec(const SgdParams& p, Vf wd, Vf mom, Vf omd, Vf nlr, bool init
   Vf w = vload_part(p.param + i, cnt);
   Vf d = vload_part(p.grad + i, cnt);
   if (maximize) d = vneg(d);
-  if (kWd) d = vfmadd(w, wd, d);
+  if (kWd) d = vfma(w, wd, d);
   if (kMom) {
-    Vf b = init ? d : vfmadd(d, omd, vmul(vload_part(p.momentum_buffer + i, cnt), mom));
+    Vf b = init ? d : vfma(d, omd, vmul(vload_part(p.momentum_buffer + i, cnt), mom));
     vstore_part(p.momentum_buffer + i, b, cnt);
-    d = kNesterov ? vfmadd(b, mom, d) : b;
+    d = kNesterov ? vfma(b, mom, d) : b;
   }
-  vstore_part(p.param + i, vfmadd(d, nlr, w), cnt);
+  vstore_part(p.param + i, vfma(d, nlr, w), cnt);
 }
 
 template <bool kWd, bool kMom, bool kNesterov>
