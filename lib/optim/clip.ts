@@ -71,7 +71,7 @@ function combine (norms: number[], p: number): number {
     for (const n of norms) if (Number.isNaN(n)) return NaN
     return m
   }
-  if (p === 0) return norms.reduce((c, n) => c + (n !== 0 ? (Number.isNaN(n) ? NaN : 1) : 0), 0)
+  if (p === 0) return norms.reduce((c, n) => c + (n !== 0 ? 1 : 0), 0)  // a NaN norm counts, as in PyTorch
   let s = 0
   for (const n of norms) s += p === 2 ? n * n : p === 1 ? Math.abs(n) : Math.abs(n) ** p
   return p === 2 ? Math.sqrt(s) : p === 1 ? s : s ** (1 / p)

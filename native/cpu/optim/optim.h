@@ -64,7 +64,8 @@ struct SgdParams {
 //   ord = 2: Σx²;  ord = 1: Σ|x|;  any other ord: Σ|x|^ord.
 // Accumulated in double over fixed blocks of elements whose partials are added in block
 // order, so the result is bit-identical for any thread count and ISA level. A NaN
-// anywhere gives NaN. n = 0 gives 0 (+∞ for ord = −∞).
+// anywhere gives NaN (ord = 0 counts it as a non-zero, as PyTorch). n = 0 gives 0 (+∞ for
+// ord = −∞).
 struct NormParams {
   const float* x;  // [n]
   int64_t n;

@@ -183,7 +183,7 @@ template <NormKind kKind>
 inline double norm_term(float x, double ord) {
   const double a = std::fabs(static_cast<double>(x));
   switch (kKind) {
-    case NormKind::kZero: return x != 0.f ? 1.0 : (x == x ? 0.0 : x);  // NaN counts as NaN
+    case NormKind::kZero: return x != 0.f ? 1.0 : 0.0;  // a NaN counts as non-zero, as in PyTorch
     case NormKind::kTwo: return static_cast<double>(x) * static_cast<double>(x);
     case NormKind::kOne: return a;
     default: return std::pow(a, ord);
