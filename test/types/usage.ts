@@ -21,4 +21,24 @@ fv.ops.linear(x, w, null, { outt: x })
 // @ts-expect-error not an ISA name
 fv.setIsa('sse9')
 
-export { dx, p }
+// fv.optim: parameters are { value, grad } (fv.nn.Parameter), or groups of them.
+const params: fv.optim.ParameterLike[] = [{ value: x, grad: null }]
+const adam = new fv.optim.Adam(params, { lr: 1e-3, betas: [0.9, 0.999], amsgrad: true })
+const sgd = new fv.optim.SGD([{ params, lr: 0.1 }], { momentum: 0.9, nesterov: true })
+const sched = new fv.optim.OneCycleLR(adam, 0.01, { totalSteps: 100, annealStrategy: 'linear' })
+new fv.optim.StepLR(sgd, 10, { gamma: 0.5 }).step()
+const lrs: number[] = sched.getLastLr()
+const total: number = fv.optim.clipGradNorm(params, 1, Infinity)
+const stepped: Promise<void> = adam.stepAsync()
+const sd: fv.optim.OptimizerStateDict = adam.stateDict()
+adam.loadStateDict(sd)
+fv.ops.adamStep(x, x, x, x, null, { step: 1, lr: 1e-3, decoupled: true })
+const norm: Promise<number> = fv.ops.vectorNormAsync(x, 2)
+// @ts-expect-error unknown option
+new fv.optim.Adam(params, { learningRate: 0.1 })
+// @ts-expect-error annealStrategy is 'cos' | 'linear'
+new fv.optim.OneCycleLR(adam, 0.01, { totalSteps: 100, annealStrategy: 'exp' })
+// @ts-expect-error adamStep needs the step number
+fv.ops.adamStep(x, x, x, x, null, { lr: 1e-3 })
+
+export { dx, p, lrs, total, stepped, norm }

@@ -53,14 +53,13 @@ inline float fma_exact(float a, float b, float c) {
   double s = p + d;
   const double bp = s - d, bd = s - bp;
   const double err = (p - bp) + (d - bd);
-  if (err != 0 && std::isfinite(s)) {
-    uint64_t u;
-    std::memcpy(&u, &s, sizeof u);
-    if ((u & 1) == 0) {
-      u += (err > 0) == (s > 0) ? 1 : static_cast<uint64_t>(-1);  // one ulp away from or towards 0
-      std::memcpy(&s, &u, sizeof u);
-    }
-  }
+  // Inexact with an even last bit: step one ulp away from 0 (err has s's sign) or towards
+  // it. Branch-free: err's sign is as good as random.
+  uint64_t u;
+  std::memcpy(&u, &s, sizeof u);
+  const bool odd_up = err != 0 && (u & 1) == 0 && std::isfinite(s);
+  u += odd_up ? ((err > 0) == (s > 0) ? uint64_t{1} : ~uint64_t{0}) : uint64_t{0};
+  std::memcpy(&s, &u, sizeof u);
   return static_cast<float>(s);
 #endif
 }
