@@ -4,6 +4,7 @@ export { Tensor, tensor, shapeSize } from './tensor'
 export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
 export { tidy, keep, dispose } from './lifetime'
+export * as nn from './nn'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'
