@@ -122,9 +122,18 @@ export abstract class Module {
    * copy): save them, or copy them before training on.
    */
   stateDict (): StateDict {
+    // PyTorch's order: module by module, each one's parameters, then its buffers.
     const sd: StateDict = {}
-    for (const [name, p] of this.namedParameters()) sd[name] = p.value
-    for (const [name, b] of this.namedBuffers()) sd[name] = b
+    const seen = new Set<Parameter>()
+    for (const [path, m] of this.namedModules()) {
+      const at = (key: string): string => path ? `${path}.${key}` : key
+      for (const [key, p] of m.ownParameters()) {
+        if (seen.has(p)) continue
+        seen.add(p)
+        sd[at(key)] = p.value
+      }
+      for (const [key, b] of m._buffers) sd[at(key)] = b
+    }
     return sd
   }
 
