@@ -4,12 +4,13 @@
 // bench/suites/memory.js runs it with glibc told to keep freed memory, onnxruntime "at its
 // best". Reads { threads, case, batch, batches } as JSON from argv[2]; prints
 // { ms } (median per call over the batches) or { error }.
+const { rand } = require('../lib/data')
 const path = require('path')
 const { model } = require('../lib/onnx')
 
 // Models per case kind: the op with its weights as initializers (constants, as a deployed
 // model has them) and the activations as inputs.
-function build (c, rand) {
+function build (c) {
   if (c.kind === 'linear') {
     const { M, K, N } = c
     return {
@@ -50,17 +51,11 @@ function build (c, rand) {
   throw new Error(`ort_loop: unknown case kind ${c.kind}`)
 }
 
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 async function main () {
   const { threads, case: c, batch, batches } = JSON.parse(process.argv[2])
   const ort = require(path.join(__dirname, '..', 'node_modules', 'onnxruntime-node'))
-  const { bytes, feeds } = build(c, rand)
+  const { bytes, feeds } = build(c)
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential'
   })

@@ -8,6 +8,7 @@
 // Every foveal loop here is timed in batches of calls with no yield anywhere (not between
 // batches either): results come back only as the GC collects them inside the loop. Each
 // row reports the median per-call time over the batches.
+const { rand } = require('../lib/data')
 const { spawnSync } = require('child_process')
 const path = require('path')
 
@@ -21,12 +22,6 @@ const ROWS = [
   { name: 'attention [4,12,1024,64] causal', kind: 'attention', B: 4, H: 12, L: 1024, D: 64, causal: true }
 ]
 
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 function flopOf (r) {
   if (r.kind === 'linear') return 2 * r.M * r.K * r.N
