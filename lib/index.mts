@@ -3,7 +3,7 @@ import fv from './index.js'
 
 export const {
   Tensor, tensor, shapeSize, ops, info, version, setNumThreads, getNumThreads, setIsa,
-  poolStats, setPoolLimit, trimPool
+  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, nn
 } = fv
 export const { optim } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'

@@ -3,6 +3,8 @@
 export { Tensor, tensor, shapeSize } from './tensor'
 export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
+export { tidy, keep, dispose } from './lifetime'
+export * as nn from './nn'
 export * as optim from './optim'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool

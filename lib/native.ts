@@ -12,6 +12,10 @@ export interface NativeRuntime {
   poolStats(): PoolStats
   setPoolLimit(bytes: number): void
   trimPool(): void
+  /** Detaches a result's ArrayBuffer and takes its memory back; true if it was a pool block. */
+  dispose(data: Float32Array): boolean
+  /** Whether the array's ArrayBuffer has been detached (Node 20 has no ArrayBuffer.prototype.detached). */
+  isDetached(data: ArrayBufferView): boolean
 }
 
 /**
@@ -162,16 +166,43 @@ export interface RawNormGrads { dx: Float32Array, dweight: Float32Array, dbias: 
 type F32 = Float32Array
 
 export interface PoolStats {
-  /** Bytes of results handed out and not yet collected (by size class). */
+  /** Bytes of pool blocks handed out (results held by JS, kernel scratch), by size class. */
   liveBytes: number
   /** Bytes kept for reuse. */
   cachedBytes: number
-  /** The cap on cachedBytes. */
+  /** The cap on cachedBytes (setPoolLimit, FOVEAL_POOL_LIMIT). */
   cacheLimit: number
-  /** Results served from the cache. */
+  /** Memory the pool holds from the OS: live, cached, and huge-page arena space not yet carved (untouched). */
+  mappedBytes: number
+  /** Of the pool's memory, the bytes the OS backs with transparent huge pages now (Linux; 0 elsewhere). */
+  hugePageBytes: number
+  /** Blocks served from the cache. */
   hits: number
-  /** Results that needed fresh memory. */
+  /** Blocks that needed fresh memory. */
   misses: number
+  /** The results of this thread's JS environment (the main thread or one worker). */
+  results: {
+    /** Results lent to JS from the pool (64 KiB and larger). */
+    lent: number
+    /** Of those, how many came back through dispose() / tidy(). */
+    byDispose: number
+    /** ... once V8 had collected them (also inside a loop that never yields). */
+    byGc: number
+    /** ... from the finaliser, when the event loop turned. */
+    byFinalizer: number
+    /** Lent and not back yet: held by JS, or dropped and not collected yet. */
+    outstanding: number
+    outstandingBytes: number
+    /** Results V8 allocated itself (under 64 KiB; or past the budget where reclaimOnGc is false). */
+    v8: number
+    /**
+     * Whether a collected result's block is reused at once. False on runtimes whose
+     * ArrayBuffer.prototype.transfer moves external memory without a copy (a collected
+     * buffer then proves nothing); there blocks come back through dispose() and the
+     * finaliser only.
+     */
+    reclaimOnGc: boolean
+  }
 }
 
 export interface NativeInfo {

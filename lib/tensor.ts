@@ -1,5 +1,8 @@
 // Tensor: a Float32Array and a shape. Nothing more, so tensors cross into other Node ML
-// stacks (onnxruntime's { data, dims }, tfjs's dataSync()) without a copy.
+// stacks (onnxruntime's { data, dims }, tfjs's dataSync()) without a copy. Its lifetime
+// (dispose, tidy) is in lifetime.ts.
+import { track } from './lifetime'
+import { binding } from './native'
 import { describe, rangeError, shapeArg, shapeSize, typeError } from './validate'
 
 export { shapeSize }
@@ -11,11 +14,32 @@ export type TensorLike =
   | { readonly data: Float32Array; readonly shape: Shape }
   | { readonly data: Float32Array; readonly dims: Shape }
 
-/** Dense, row-major (C-order) float32 tensor. `data.length === size === product(shape)`. */
+// Set up by Tensor's static block: the lifetime flags are private to the class.
+let markResult: (t: Tensor) => Tensor
+let markKept: (t: Tensor) => void
+let isKept: (t: Tensor) => boolean
+
+/**
+ * Dense, row-major (C-order) float32 tensor. `data.length === size === product(shape)`.
+ *
+ * Lifetime: a result's memory goes back to foveal's pool once JS can no longer reach it,
+ * or at once with `dispose()` (also `fv.tidy`, and `using` through `Symbol.dispose`).
+ */
 export class Tensor {
   readonly data: Float32Array
   readonly shape: Shape
   readonly size: number
+  /** foveal allocated `data` (an op's result): dispose() detaches it and reuses its memory. */
+  #result = false
+  #disposed = false
+  /** Exempt from tidy(): see keep(). */
+  #kept = false
+
+  static {
+    markResult = (t) => { t.#result = true; return t }
+    markKept = (t) => { t.#kept = true }
+    isKept = (t) => t.#kept
+  }
 
   /** Wraps `data` without copying it. Throws if the shape does not describe exactly `data.length` elements. */
   constructor (data: Float32Array, shape: Shape) {
@@ -29,7 +53,29 @@ export class Tensor {
     this.data = data
     this.shape = dims
     this.size = size
+    track(this)
   }
+
+  /** True once dispose() has been called on this Tensor. */
+  get isDisposed (): boolean { return this.#disposed }
+
+  /**
+   * Gives the tensor's memory back now instead of when it is collected. For a result
+   * foveal allocated, its ArrayBuffer is detached first: `data` — and every other view of
+   * that buffer, reshapes included — reads length 0 from then on, so a stale reference can
+   * never see the data of the tensor that reuses the memory. For a tensor over memory foveal
+   * did not allocate (your own Float32Array, an `out` you passed), the array is left
+   * untouched and stays yours; only this Tensor is marked disposed. Either way ops refuse a
+   * disposed tensor with a TypeError. Calling it again does nothing.
+   */
+  dispose (): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    if (this.#result && this.data.length > 0) binding.dispose(this.data)
+  }
+
+  /** `using t = fv.ops.relu(x)` disposes t at the end of the block. */
+  [Symbol.dispose] (): void { this.dispose() }
 
   /** Rank (number of dimensions). */
   get rank (): number { return this.shape.length }
@@ -46,10 +92,18 @@ export class Tensor {
       if (known > 0 && this.size % known === 0) {
         const dims = shape.slice()
         dims[free] = this.size / known
-        return new Tensor(this.data, dims)
+        return this.#view(dims)
       }
     }
-    return new Tensor(this.data, shape)
+    return this.#view(shape)
+  }
+
+  // A view shares the data, and so its fate: disposing either disposes both.
+  #view (shape: readonly number[]): Tensor {
+    if (this.#disposed) typeError('reshape', 'this', 'a live tensor', 'a disposed Tensor')
+    const t = new Tensor(this.data, shape)
+    t.#result = this.#result
+    return t
   }
 
   toString (): string {
@@ -69,3 +123,12 @@ export function tensor (data: Float32Array | ArrayLike<number>, shape?: readonly
   }
   return new Tensor(array, shape ?? [array.length])
 }
+
+/** A Tensor over an op's freshly allocated result (internal: lib/ops/define.ts). */
+export function resultOf (data: Float32Array, shape: Shape): Tensor {
+  return markResult(new Tensor(data, shape))
+}
+
+/** Marks tensors tidy() must not dispose (internal; the public keep() is in lifetime.ts). */
+export function markKeep (t: Tensor): void { markKept(t) }
+export function kept (t: Tensor): boolean { return isKept(t) }

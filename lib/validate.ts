@@ -2,7 +2,8 @@
 // TypeError when the kind of value is wrong, RangeError when its value is (better-sqlite3's
 // rule; the message style is sharp's invalidParameterError). Every op validates here,
 // before anything reaches native code.
-import type { Shape, TensorLike } from './tensor'
+import { binding } from './native'
+import { Tensor, type Shape, type TensorLike } from './tensor'
 
 /** Throws `TypeError: <op>: <name> must be <expected>, got <actual>`. */
 export function typeError (op: string, name: string, expected: string, actual: string): never {
@@ -87,6 +88,7 @@ export function tensorArg (op: string, name: string, value: unknown): Checked {
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Array.isArray(value)) {
     typeError(op, name, 'a tensor { data: Float32Array, shape }', describe(value))
   }
+  if (value instanceof Tensor && value.isDisposed) typeError(op, name, 'a live tensor', 'a disposed Tensor')
   const t = value as { data?: unknown, shape?: unknown, dims?: unknown }
   if (!(t.data instanceof Float32Array)) {
     typeError(op, `${name}.data`, 'a Float32Array', describe(t.data))
@@ -96,6 +98,9 @@ export function tensorArg (op: string, name: string, value: unknown): Checked {
   const size = shapeSize(shape)
   const data = t.data
   if (data.length !== size) {
+    if (data.length === 0 && binding.isDetached(data)) {
+      typeError(op, `${name}.data`, `a Float32Array of ${size} elements`, 'a detached Float32Array (of a disposed tensor?)')
+    }
     rangeError(op, `${name}.data`, `${size} elements for shape ${fmtShape(shape)}`, `${data.length}`)
   }
   return { data, shape, size }

@@ -1,4 +1,5 @@
 // Parameter: a trainable tensor and the gradient that backward accumulates into it.
+import { keep } from '../lifetime'
 import { Tensor } from '../tensor'
 import { describe, typeError } from '../validate'
 
@@ -18,7 +19,7 @@ export class Parameter {
 
   constructor (value: Tensor, opts: { name?: string, requiresGrad?: boolean } = {}) {
     if (!(value instanceof Tensor)) typeError('Parameter', 'value', 'a Tensor', describe(value))
-    this.value = value
+    this.value = keep(value)  // parameters outlive any tidy() they were made in
     this.name = opts.name ?? ''
     this.requiresGrad = opts.requiresGrad ?? true
   }
@@ -33,7 +34,7 @@ export class Parameter {
 
   /** The gradient tensor, created (zeros, value's shape) on first use. */
   ensureGrad (): Tensor {
-    if (this.grad === null) this.grad = new Tensor(new Float32Array(this.value.size), this.value.shape)
+    if (this.grad === null) this.grad = keep(new Tensor(new Float32Array(this.value.size), this.value.shape))
     return this.grad
   }
 }

@@ -1,7 +1,7 @@
 // The calling convention shared by every op: validate and plan in TypeScript, call the
 // native function, wrap the result. The sync and Async twins come from one plan, so they
 // cannot drift apart.
-import { Tensor } from '../tensor'
+import { Tensor, resultOf } from '../tensor'
 import type { Checked } from '../validate'
 import type { Shape } from '../tensor'
 
@@ -57,9 +57,10 @@ function withCallSite (err: unknown, stack: string | undefined): unknown {
 
 /**
  * The Tensor to return for an output: the caller's `out` itself when it is a Tensor, a
- * Tensor over its data when it is a plain TensorLike, else a new Tensor over `data`.
+ * Tensor over its data when it is a plain TensorLike, else a new Tensor over `data`, the
+ * memory foveal allocated for the result (which dispose() may then detach and reuse).
  */
 export function resultTensor (outValue: unknown, out: Checked | null, data: Float32Array, shape: Shape): Tensor {
-  if (out !== null && outValue instanceof Tensor) return outValue
-  return new Tensor(out !== null ? out.data : data, shape)
+  if (out !== null) return outValue instanceof Tensor ? outValue : new Tensor(out.data, shape)
+  return resultOf(data, shape)
 }

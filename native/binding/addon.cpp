@@ -1,6 +1,9 @@
-// The addon's entry point: one Init line per op family. The addon keeps no JS state
-// outside its calls, so it is context-aware and loads in any number of worker_threads.
+// The addon's entry point: one Init line per op family. Its only JS state is each
+// environment's book of lent results (instance data), so it is context-aware and loads in
+// any number of worker_threads.
 #include <napi.h>
+
+#include "binding/results.h"
 
 namespace foveal {
 namespace binding {
@@ -22,6 +25,7 @@ void InitOptim(Napi::Env env, Napi::Object exports);
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   using namespace foveal::binding;
+  ResultBook::install(env);
   InitInfo(env, exports);
   InitLinear(env, exports);
   InitConv(env, exports);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "binding/results.h"
 #include "core/memory.h"
 
 namespace foveal {
@@ -57,13 +58,22 @@ std::string describe(const Napi::Value& v) {
 constexpr size_t kMaxResultElements = v8_typed_array_max_length();
 constexpr size_t kMaxExternalBytes = size_t{1} << 32;
 
-void finalize_block(napi_env, void* data, void* hint) {
-  mem::release(data, reinterpret_cast<size_t>(hint));
-}
-
 }  // namespace
 
 Args::Args(const Napi::CallbackInfo& info, const char* op, bool async) : info_(info), op_(op), async_(async) {}
+
+// An Async op that failed to start gives its pins back here; one that started took them.
+Args::~Args() { unpin_all(env(), pins_); }
+
+void unpin_all(Napi::Env env, const std::vector<void*>& pins) noexcept {
+  if (pins.empty()) return;
+  try {
+    ResultBook& book = ResultBook::of(env);
+    for (void* base : pins) book.unpin(env, base);
+  } catch (...) {
+    // the environment is going away: its book no longer reuses anything
+  }
+}
 
 F32 Args::f32(size_t i, const char* name) {
   Napi::Value v = at(i);
@@ -75,7 +85,15 @@ F32 Args::f32(size_t i, const char* name) {
   out.length = arr.ElementLength();
   out.present = true;
   out.name = name;
-  if (async_) keep_.push_back(Napi::Persistent(arr.As<Napi::Object>()));
+  if (async_) {
+    keep_.push_back(Napi::Persistent(arr.As<Napi::Object>()));
+    // Pinned by the ArrayBuffer's data, which is what dispose() finds it by.
+    void* base = static_cast<char*>(static_cast<void*>(arr.Data())) - arr.ByteOffset();
+    if (arr.ByteLength() > 0) {
+      pins_.push_back(base);
+      ResultBook::of(env()).pin(base);
+    }
+  }
   return out;
 }
 
@@ -142,15 +160,22 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
       throw Napi::RangeError::New(args.env(), std::string(args.op()) + ": " + name + " would have " +
                                                   std::to_string(length_) + " elements, more than a Float32Array holds (" +
                                                   std::to_string(kMaxResultElements) + ")");
+    if (length_ == 0) return;
+    const size_t bytes = length_ * sizeof(float);
+    ResultBook& book = ResultBook::of(args.env());
+    book.sweep(args.env());  // blocks of collected results come back before this op takes one
     // Node hands external memory to JS only up to 4 GiB (it goes through a Buffer), and a
     // copy of anything larger would need the memory twice: JS allocates such results
     // itself, up front, and the kernel writes into them as into a caller's `out`. If JS
-    // cannot allocate it, that is a JS RangeError here, before any work.
-    if (length_ * sizeof(float) >= kMaxExternalBytes) {
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(args.env(), length_ * sizeof(float));
+    // cannot allocate it, that is a JS RangeError here, before any work. Small results
+    // are V8's too (results.h).
+    if (bytes >= kMaxExternalBytes || book.prefer_v8(bytes)) {
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(args.env(), bytes);
+      book.tag_v8_result(args.env(), ab);
       Napi::Float32Array arr = Napi::Float32Array::New(args.env(), length_, ab, 0);
       user_ = arr.Data();
-      user_ref_ = Napi::Persistent(arr.As<Napi::Object>());
+      if (args.async()) user_ref_ = Napi::Persistent(arr.As<Napi::Object>());
+      else user_local_ = arr;
     }
     return;
   }
@@ -166,7 +191,9 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
                                                   " must not share memory with " + in->name);
   }
   user_ = out.data;
-  user_ref_ = Napi::Persistent(args.at(index).As<Napi::Object>());
+  caller_out_ = true;
+  if (args.async()) user_ref_ = Napi::Persistent(args.at(index).As<Napi::Object>());
+  else user_local_ = args.at(index);
 }
 
 float* Output::data() {
@@ -176,14 +203,12 @@ float* Output::data() {
 }
 
 Napi::Value Output::to_js(Napi::Env env) {
-  if (user_) return user_ref_.Value();
+  if (user_) return user_ref_.IsEmpty() ? user_local_ : user_ref_.Value();
   if (length_ == 0) return Napi::Float32Array::New(env, 0);
   float* block = data();
   const size_t bytes = length_ * sizeof(float);
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, block, bytes, finalize_block, reinterpret_cast<void*>(bytes), &ab) ==
-      napi_ok) {
-    block_ = nullptr;  // JS owns it now; the finaliser gives it back to the pool
+  if (napi_value ab = ResultBook::of(env).lend(env, block, bytes)) {
+    block_ = nullptr;  // lent: the book gives it back to the pool
     return Napi::Float32Array::New(env, length_, Napi::ArrayBuffer(env, ab), 0);
   }
   // Runtimes that forbid external buffers (Electron's V8 sandbox) get a copy; the block

@@ -53,8 +53,11 @@ class Args {
   // The argument must hold exactly `expected` elements (RangeError otherwise).
   void expect_length(const F32& a, int64_t expected) const;
 
-  // JS objects an async op must keep alive until it settles.
+  // JS objects an async op must keep alive until it settles, and the ArrayBuffers (by
+  // their data) it pins against dispose() meanwhile.
   std::vector<Napi::ObjectReference> take_keep() { return std::move(keep_); }
+  std::vector<void*> take_pins() { return std::move(pins_); }
+  ~Args();
 
   Napi::Value at(size_t i) const { return i < info_.Length() ? info_[i] : info_.Env().Undefined(); }
 
@@ -64,14 +67,19 @@ class Args {
   const char* op_;
   bool async_;
   std::vector<Napi::ObjectReference> keep_;
+  std::vector<void*> pins_;
 };
+
+// Unpins an Async op's ArrayBuffers once it has settled (JS thread).
+void unpin_all(Napi::Env env, const std::vector<void*>& pins) noexcept;
 
 // Throws RangeError unless a·b fits in an int64 and stays below 2^53 elements.
 int64_t checked_mul(const char* op, int64_t a, int64_t b);
 
-// A result buffer: the caller's `out` array, or a pool block allocated the first time
-// data() is called (on the thread that runs the kernel, so page faults never land on
-// the event loop) and handed to JS as an external ArrayBuffer.
+// A result buffer: the caller's `out` array; or a pool block allocated the first time
+// data() is called (on the thread that runs the kernel, so page faults never land on the
+// event loop) and lent to JS as an external ArrayBuffer; or, for small results (and
+// results over 4 GiB), an ArrayBuffer V8 allocates at bind() (binding/results.h says why).
 class Output {
  public:
   Output() = default;
@@ -87,12 +95,14 @@ class Output {
   float* data();                        // any thread
   Napi::Value to_js(Napi::Env env);     // JS thread, once
   size_t length() const { return length_; }
-  bool bound() const { return user_ != nullptr; }  // writes into the caller's array
+  bool bound() const { return caller_out_; }  // writes into the caller's array
 
  private:
   size_t length_ = 0;
-  float* user_ = nullptr;
-  Napi::ObjectReference user_ref_;
+  bool caller_out_ = false;
+  float* user_ = nullptr;          // the caller's array, or one V8 allocated for the result
+  Napi::ObjectReference user_ref_;  // keeps it alive (Async twins)
+  Napi::Value user_local_;          // or a handle does, within a sync call
   float* block_ = nullptr;
 };
 
@@ -111,11 +121,12 @@ Napi::Error make_error(Napi::Env env, const OpError& err);
 template <class Op>
 class OpWorker final : public Napi::AsyncWorker {
  public:
-  OpWorker(Napi::Env env, std::unique_ptr<Op> op, std::vector<Napi::ObjectReference> keep)
+  OpWorker(Napi::Env env, std::unique_ptr<Op> op, std::vector<Napi::ObjectReference> keep, std::vector<void*> pins)
       : Napi::AsyncWorker(env, Op::kName),
         deferred_(Napi::Promise::Deferred::New(env)),
         op_(std::move(op)),
-        keep_(std::move(keep)) {}
+        keep_(std::move(keep)),
+        pins_(std::move(pins)) {}
 
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -132,13 +143,18 @@ class OpWorker final : public Napi::AsyncWorker {
     } catch (const std::exception& e) {
       deferred_.Reject(make_error(Env(), {OpError::kOther, std::string(Op::kName) + ": " + e.what()}).Value());
     }
+    unpin_all(Env(), pins_);
   }
-  void OnError(const Napi::Error&) override { deferred_.Reject(make_error(Env(), error_).Value()); }
+  void OnError(const Napi::Error&) override {
+    deferred_.Reject(make_error(Env(), error_).Value());
+    unpin_all(Env(), pins_);
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<Op> op_;
   std::vector<Napi::ObjectReference> keep_;  // inputs and outputs stay alive until settled
+  std::vector<void*> pins_;                  // and their memory is not reused under it
   OpError error_;
 };
 
@@ -171,7 +187,7 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   try {
     Args args(info, Op::kName, true);
     auto op = std::make_unique<Op>(args);
-    auto* worker = new OpWorker<Op>(env, std::move(op), args.take_keep());
+    auto* worker = new OpWorker<Op>(env, std::move(op), args.take_keep(), args.take_pins());
     Napi::Promise promise = worker->promise();
     worker->Queue();  // the worker deletes itself once settled
     return promise;

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "binding/common.h"
+#include "binding/results.h"
 #include "core/cpu_features.h"
 #include "core/cuda_loader.h"
 #include "core/dispatch.h"
@@ -23,13 +24,28 @@ Napi::Array strings(Napi::Env env, const std::vector<std::string>& v) {
 }
 
 Napi::Object pool_stats(Napi::Env env) {
+  ResultBook& book = ResultBook::of(env);
+  book.sweep(env);  // what the last collection freed counts as returned
   const mem::Stats s = mem::stats();
   Napi::Object o = Napi::Object::New(env);
   o.Set("liveBytes", static_cast<double>(s.live_bytes));
   o.Set("cachedBytes", static_cast<double>(s.cached_bytes));
   o.Set("cacheLimit", static_cast<double>(s.cache_limit));
+  o.Set("mappedBytes", static_cast<double>(s.mapped_bytes));
+  o.Set("hugePageBytes", static_cast<double>(mem::huge_page_bytes()));
   o.Set("hits", static_cast<double>(s.hits));
   o.Set("misses", static_cast<double>(s.misses));
+  const ResultBook::Counters& c = book.counters();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("lent", static_cast<double>(c.lent));
+  r.Set("byDispose", static_cast<double>(c.by_dispose));
+  r.Set("byGc", static_cast<double>(c.by_gc));
+  r.Set("byFinalizer", static_cast<double>(c.by_finalizer));
+  r.Set("outstanding", static_cast<double>(c.outstanding));
+  r.Set("outstandingBytes", static_cast<double>(c.outstanding_bytes));
+  r.Set("v8", static_cast<double>(c.v8_results));
+  r.Set("reclaimOnGc", book.reclaims_on_gc());
+  o.Set("results", r);
   return o;
 }
 
@@ -139,8 +155,34 @@ Napi::Value SetPoolLimit(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TrimPool(const Napi::CallbackInfo& info) {
+  ResultBook::of(info.Env()).sweep(info.Env(), true);
   mem::trim();
   return info.Env().Undefined();
+}
+
+// dispose(array): detaches the ArrayBuffer of a result foveal allocated and takes its
+// memory back (after the Async ops that use it, if any). Returns whether it was a pool
+// block. Anything else is left alone: a user's own arrays are never detached.
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info.Length() > 0 ? info[0] : env.Undefined();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "dispose: data must be a Float32Array");
+  Napi::ArrayBuffer ab = v.As<Napi::TypedArray>().ArrayBuffer();
+  try {
+    return Napi::Boolean::New(env, ResultBook::of(env).dispose(env, ab));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("dispose: ") + e.what());
+  }
+}
+
+Napi::Value IsDetached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "isDetached: data must be a typed array");
+  bool detached = false;
+  if (napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached) != napi_ok)
+    throw Napi::Error::New(env, "isDetached: napi_is_detached_arraybuffer failed");
+  return Napi::Boolean::New(env, detached);
 }
 
 }  // namespace
@@ -153,6 +195,8 @@ void InitInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("poolStats", Napi::Function::New(env, PoolStats, "poolStats"));
   exports.Set("setPoolLimit", Napi::Function::New(env, SetPoolLimit, "setPoolLimit"));
   exports.Set("trimPool", Napi::Function::New(env, TrimPool, "trimPool"));
+  exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
+  exports.Set("isDetached", Napi::Function::New(env, IsDetached, "isDetached"));
 }
 
 }  // namespace binding
