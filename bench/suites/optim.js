@@ -13,15 +13,7 @@
 // PyTorch 1.13's steps allocate temporaries (grad.add, sqrt, the division) whose fresh pages
 // cost ~11 µs each on these VMs: that, not arithmetic, is most of its time here.
 const { bandwidth } = require('../lib/bandwidth')
-// lib/nn/parameter.ts (fv.nn.Parameter once lib/nn is exported from the index)
-const { Parameter } = require('../../dist/nn/parameter')
-
-function rand (n, seed, lo = -1, hi = 1) {
-  const a = new Float32Array(n)
-  let s = seed >>> 0
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; a[i] = lo + (hi - lo) * (s / 2 ** 32) }
-  return a
-}
+const { rand } = require('../lib/data')
 
 // Nominal flops per parameter (only comparable within a row group).
 const FLOP = { adam: 12, sgd: 4, clip: 3 }
@@ -44,8 +36,8 @@ async function run ({ fv, report, measure, torch, threads, quick }) {
   }
 
   const param = () => {
-    const p = new Parameter(fv.tensor(rand(n, 1), [n]))
-    p.grad = fv.tensor(rand(n, 2, -1e-2, 1e-2), [n])
+    const p = new fv.nn.Parameter(fv.tensor(rand(n, 1), [n]))
+    p.grad = fv.tensor(rand(n, 2), [n])
     return p
   }
   const cases = [
