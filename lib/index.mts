@@ -2,7 +2,7 @@
 import fv from './index.js'
 
 export const {
-  Tensor, tensor, shapeSize, ops, info, version, setNumThreads, getNumThreads, setIsa,
+  Tensor, tensor, shapeSize, ops, io, info, version, setNumThreads, getNumThreads, setIsa,
   poolStats, setPoolLimit, trimPool
 } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'

@@ -3,6 +3,7 @@
 export { Tensor, tensor, shapeSize } from './tensor'
 export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
+export * as io from './io'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'
