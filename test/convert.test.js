@@ -21,9 +21,12 @@ function firstDiff (got, expected) {
 
 function assertSameCodes (t, got, expected, input, label) {
   const i = firstDiff(got, expected)
+  const shown = (k) => input instanceof Float32Array
+    ? `${input[k]} (bits 0x${ref.bitsOf(input[k]).toString(16)})`
+    : `0x${input[k].toString(16)}`
   const where = i === -2
     ? `lengths ${got.length} and ${expected.length}`
-    : i >= 0 ? `at ${i}: input ${typeof input[i] === 'number' && !Number.isInteger(input[i]) ? input[i] : '0x' + input[i].toString(16)} (bits 0x${(input instanceof Float32Array ? ref.bitsOf(input[i]) : input[i]).toString(16)}) gave 0x${got[i].toString(16)}, expected 0x${expected[i].toString(16)}` : ''
+    : i >= 0 ? `at ${i}: input ${shown(i)} gave 0x${got[i].toString(16)}, expected 0x${expected[i].toString(16)}` : ''
   t.is(i, -1, `${label}: ${where}`)
 }
 
