@@ -122,6 +122,7 @@ const HOSTILE = {
   'offsets-beyond-2^53': [/data_offsets must be \[begin, end\]/, 'w'],
   'duplicate-tensor-name': [/names 'w' twice/],
   'duplicate-tensor-name-escaped': [/names 'w' twice/],
+  'duplicate-after-escapes': [/names 'w\\"' twice/],
   'duplicate-key-in-entry': [/key 'dtype' twice in 'w'/],
   'duplicate-metadata-key': [/key 'k' twice in '__metadata__'/],
   'metadata-not-object': [/__metadata__ must be an object of strings/],
@@ -216,6 +217,14 @@ test("names like '__proto__', 'constructor' and '10' are plain keys of the recor
   const back = fv.io.loadSafetensors(file)
   t.deepEqual(Object.keys(back).sort(), Object.keys(sd).sort())
   t.deepEqual(Array.from(back['__proto__'].data), [1])
+})
+
+test('strings full of quotes, escapes and brackets are read as strings, not as keys', (t) => {
+  const file = path.join(FIX, 'unusual', 'tricky-strings.safetensors')
+  const sd = fv.io.loadSafetensors(file)
+  t.deepEqual(Object.keys(sd), ['w"', 'w\\', 'w'])
+  t.deepEqual([sd['w"'], sd['w\\'], sd.w].map((x) => x.data[0]), [1, 2, 3])
+  t.deepEqual(fv.io.readSafetensorsMetadata(file), { note: 'a,"b":{[}] \\', w: 'w' })
 })
 
 test('a file with only metadata loads as {} and its metadata reads back', (t) => {
