@@ -3,7 +3,7 @@ import fv from './index.js'
 
 export const {
   Tensor, tensor, shapeSize, ops, info, version, setNumThreads, getNumThreads, setIsa,
-  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, nn, data
+  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, nn, data, viz
 } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'
 export default fv

@@ -6,6 +6,7 @@ export * as ops from './ops'
 export { tidy, keep, dispose } from './lifetime'
 export * as nn from './nn'
 export * as data from './data'
+export * as viz from './viz'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'
