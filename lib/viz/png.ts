@@ -12,7 +12,12 @@ interface PngJs {
     }
   }
 }
-const { PNG } = require('pngjs') as PngJs
+// Loaded on first use: require('foveal') should not pay for it.
+let pngjs: PngJs['PNG'] | null = null
+function pngModule (): PngJs['PNG'] {
+  pngjs ??= (require('pngjs') as PngJs).PNG
+  return pngjs
+}
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
@@ -22,7 +27,7 @@ export function encodePng (img: RgbaImage): Buffer {
     throw new RangeError(`encodePng: data must hold width·height·4 = ${img.width * img.height * 4} bytes, got ${img.data.length}`)
   }
   const data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength)
-  return PNG.sync.write({ width: img.width, height: img.height, data }, { colorType: 6 })
+  return pngModule().sync.write({ width: img.width, height: img.height, data }, { colorType: 6 })
 }
 
 /**
@@ -37,7 +42,7 @@ export function decodePng (bytes: Uint8Array, name = 'the input'): RgbaImage {
   }
   let png
   try {
-    png = PNG.sync.read(buf)
+    png = pngModule().sync.read(buf)
   } catch (err) {
     throw new Error(`${name} is a broken PNG file: ${(err as Error).message}`)
   }
