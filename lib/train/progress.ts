@@ -81,7 +81,6 @@ export class BarReporter implements Reporter {
         stream: this.stream,
         format: `epoch ${p.epoch}/${plan.epochs} {bar} {percentage}% | loss {loss} | acc {acc} | {speed} img/s | ETA {eta_s}`,
         barsize: 24,
-        hideCursor: true,
         clearOnComplete: true,
         fps: 8
       }, this.#cp.Presets.shades_classic)
