@@ -218,6 +218,9 @@ test('heatmap: a constant map colours evenly; the picture shows through; bad opt
   const flat = v.heatmap(grey, new Float32Array(16).fill(0.3), [4, 4])
   const pure = v.heatmap(grey, new Float32Array(16).fill(0.3), [4, 4], { alpha: 1 })
   t.true(pure.data.every((b, i) => b === pure.data[i % 4]), 'alpha 1 and a constant map: one colour')
+  t.deepEqual([...pure.data.subarray(0, 4)], [0x44, 0x01, 0x54, 255])  // minmax of a constant map: the colour of 0
+  const raw = v.heatmap(grey, new Float32Array(16).fill(0.75), [4, 4], { alpha: 1, normalize: 'none', colormap: 'jet' })
+  t.deepEqual([...raw.data.subarray(0, 4)], [...v.colormap('jet', 0.75), 255])
   // alpha 0.5: the digit's strokes are brighter than its background.
   const bright = []; const dark = []
   for (let i = 0; i < 784; i++) (digit.images[i] > 0.9 ? bright : digit.images[i] === 0 ? dark : []).push(luminance(flat.data, i * 4))
