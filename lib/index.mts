@@ -2,7 +2,7 @@
 import fv from './index.js'
 
 export const {
-  Tensor, tensor, shapeSize, ops, io, nn, info, version, setNumThreads, getNumThreads, setIsa,
+  Tensor, tensor, shapeSize, ops, io, nn, data, viz, info, version, setNumThreads, getNumThreads, setIsa,
   poolStats, setPoolLimit, trimPool, tidy, keep, dispose
 } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'

@@ -5,6 +5,8 @@ export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
 export * as io from './io'
 export * as nn from './nn'
+export * as data from './data'
+export * as viz from './viz'
 export { tidy, keep, dispose } from './lifetime'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool

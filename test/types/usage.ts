@@ -14,6 +14,25 @@ const threads: number = info.threads.count
 fv.setIsa('avx2')
 fv.setNumThreads(threads)
 
+// Datasets, batches and pictures.
+const ds: fv.data.Dataset = fv.data.loadMnist('test', { limit: 10, normalize: true })
+const batcher = new fv.data.Batcher(ds, { batchSize: 4, seed: 1, shift: 2 })
+for (const b of batcher.epoch()) {
+  const images: Float32Array = b.x
+  const labels: Int32Array = b.y
+  void images; void labels
+}
+const picture: fv.viz.RgbaImage = fv.viz.heatmap({ width: 28, height: 28, data: ds.images.subarray(0, 784) },
+  new Float32Array(49), [7, 7], { colormap: 'viridis', scale: 3 })
+const png: Buffer = fv.viz.encodePng(fv.viz.grid([{ image: picture, correct: true, label: '7' }]))
+const digit: Float32Array = fv.viz.toDigit(fv.viz.decodePng(png), { fit: 'mnist' })
+const curves: string = fv.viz.curvesSvg([{ epoch: 1, trainLoss: 0.3, testAccuracy: 0.97 }])
+void digit; void curves
+
+// @ts-expect-error no such split
+fv.data.loadMnist('validation')
+// @ts-expect-error not a colour map
+fv.viz.colormap('rainbow', 0.5)
 // @ts-expect-error shape must be numbers
 fv.tensor(new Float32Array(2), ['2'])
 // @ts-expect-error unknown option
