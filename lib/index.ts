@@ -5,6 +5,7 @@ export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
 export { tidy, keep, dispose } from './lifetime'
 export * as nn from './nn'
+export { manualSeed, initialSeed } from './seed'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'
