@@ -91,7 +91,8 @@ export class Sequential extends Indexed {
     if (acts === null) return
     this.#acts = null
     const x = acts[0]; const y = acts[acts.length - 1]
-    for (let i = 1; i < acts.length - 1; i++) release(acts[i], x, y, ...acts.slice(i + 1))
+    // Later activations that share an earlier one's memory go with it (released last to first).
+    for (let i = acts.length - 2; i >= 1; i--) release(acts[i], x, y, acts[i - 1])
   }
 
   forward (x: TensorLike): Tensor {
