@@ -2,8 +2,21 @@
 // by the class: `Conv2d: kernelSize must be a positive integer or [h, w], got 0`), the
 // gradient targets of parameters, and the release rule for tensors a module made.
 import { Tensor, type TensorLike } from '../tensor'
-import { describe, optionsArg, rangeError, typeError } from '../validate'
+import { describe, fmtShape, optionsArg, rangeError, typeError } from '../validate'
 import { type Parameter } from './parameter'
+
+/**
+ * [fanIn, fanOut] of a weight (PyTorch's _calculate_fan_in_and_fan_out): dim 1 and dim 0
+ * times the receptive field (the product of dims 2…). Needs at least 2 dims.
+ */
+export function fans (fn: string, shape: readonly number[]): [number, number] {
+  if (shape.length < 2) {
+    rangeError(fn, 'tensor', 'at least 2 dimensions to compute fan in and fan out', fmtShape(shape))
+  }
+  let receptive = 1
+  for (let i = 2; i < shape.length; i++) receptive *= shape[i]!
+  return [shape[1]! * receptive, shape[0]! * receptive]
+}
 
 /** An options object with only the given keys (a typo is a TypeError naming the class). */
 export function options<K extends string> (cls: string, value: unknown, known: readonly K[]): Partial<Record<K, unknown>> {
