@@ -11,19 +11,22 @@ function median (a) {
 }
 
 // Alternating samples of two sync functions after warm-up, each sample `reps` calls (so a
-// sample of a microsecond-sized step still lasts ~2 ms); medians in ms per call.
-async function paired (a, b, { warmup = 10, runs = 60, minMs = 1500, maxRuns = 400 } = {}) {
+// sample of a microsecond-sized step still lasts ~4 ms): the medians in ms per call, and
+// the median of the per-pair ratios b/a (neighbours in time share the machine's load, so
+// the ratio is steadier than either median on a shared, noisy machine).
+async function paired (a, b, { warmup = 10, runs = 100, minMs = 3000, maxRuns = 400 } = {}) {
   for (let i = 0; i < warmup; i++) { a(); b(); await new Promise(setImmediate) }
   const t0 = performance.now(); a(); b()
   const reps = Math.max(1, Math.ceil(4 / (performance.now() - t0)))
   const time = (f) => { const t = performance.now(); for (let r = 0; r < reps; r++) f(); return (performance.now() - t) / reps }
-  const ta = []; const tb = []
+  const ta = []; const tb = []; const ratio = []
   const start = performance.now()
   for (let i = 0; (i < runs || performance.now() - start < minMs) && ta.length < maxRuns; i++) {
     if (i % 2 === 0) { ta.push(time(a)); tb.push(time(b)) } else { tb.push(time(b)); ta.push(time(a)) }
+    ratio.push(tb[tb.length - 1] / ta[ta.length - 1])
     await new Promise(setImmediate)
   }
-  return { a: median(ta), b: median(tb), runs: ta.length, reps }
+  return { a: median(ta), b: median(tb), ratio: median(ratio), runs: ta.length, reps }
 }
 
 function rand (fv, shape, seed) {
@@ -67,7 +70,9 @@ function cnnCase (fv, N) {
     g1.dispose(); a1.dispose()
     y.dispose(); g0.dispose()
   }
-  return { group: `CNN mnist x=[${N},1,28,28] fwd+bwd`, byModule, byHand }
+  // Forward FLOPs (the two convs and the linear) × 3: backward computes dx and dw of each.
+  const flop = 3 * 2 * N * (16 * 784 * 9 + 32 * 196 * 9 * 16 + 1568 * 10)
+  return { group: `CNN mnist x=[${N},1,28,28] fwd+bwd`, byModule, byHand, flop }
 }
 
 // The MLP: linear(64→128) relu linear(128→10), batch 8: microseconds of math per op.
@@ -90,17 +95,17 @@ function mlpCase (fv) {
     const g0 = ops.linearBackward(g1, x, l1.weight.value, { out: { dw: l1.weight.grad, db: l1.bias.grad }, accumulate: true }).dx
     g1.dispose(); a1.dispose(); y.dispose(); g0.dispose()
   }
-  return { group: 'MLP x=[8,64] 64→128→10 fwd+bwd', byModule, byHand }
+  return { group: 'MLP x=[8,64] 64→128→10 fwd+bwd', byModule, byHand, flop: 3 * 2 * 8 * (64 * 128 + 128 * 10) }
 }
 
 async function run ({ fv, report, quick }) {
   const suite = 'nn'
   for (const c of [cnnCase(fv, quick ? 16 : 64), mlpCase(fv)]) {
     const r = await paired(c.byHand, c.byModule, quick ? { warmup: 5, runs: 30, minMs: 500 } : {})
-    report.add({ suite, group: c.group, impl: 'ops by hand', ms: r.a, note: `${r.runs} paired samples of ${r.reps} call(s)` })
+    report.add({ suite, group: c.group, impl: 'ops by hand', flop: c.flop, ms: r.a, note: `${r.runs} paired samples of ${r.reps} call(s)` })
     report.add({
-      suite, group: c.group, impl: 'fv.nn.Sequential', ms: r.b,
-      note: `module overhead ${((r.b / r.a - 1) * 100).toFixed(1)}% (target ≤ 5%)`
+      suite, group: c.group, impl: 'fv.nn.Sequential', flop: c.flop, ms: r.b,
+      note: `module overhead ${((r.ratio - 1) * 100).toFixed(1)}% (median of paired ratios; target ≤ 5%)`
     })
   }
 }
