@@ -3,7 +3,7 @@ import fv from './index.js'
 
 export const {
   Tensor, tensor, shapeSize, ops, io, nn, data, viz, info, version, setNumThreads, getNumThreads, setIsa,
-  poolStats, setPoolLimit, trimPool, tidy, keep, dispose
+  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, manualSeed, initialSeed
 } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'
 export default fv

@@ -8,6 +8,7 @@ export * as nn from './nn'
 export * as data from './data'
 export * as viz from './viz'
 export { tidy, keep, dispose } from './lifetime'
+export { manualSeed, initialSeed } from './seed'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'

@@ -19,6 +19,7 @@ void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
 void InitConvert(Napi::Env env, Napi::Object exports);
+void InitRandom(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -38,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDropout(env, exports);
   InitAttention(env, exports);
   InitConvert(env, exports);
+  InitRandom(env, exports);
   return exports;
 }
 }  // namespace

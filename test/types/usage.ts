@@ -40,6 +40,24 @@ fv.ops.linear(x, w, null, { outt: x })
 // @ts-expect-error not an ISA name
 fv.setIsa('sse9')
 
+// fv.nn: modules, losses, init, seeding
+fv.manualSeed(1)
+const seed: bigint = fv.initialSeed()
+const net = new fv.nn.Sequential(new fv.nn.Conv2d(1, 8, 3, { padding: 1 }), new fv.nn.ReLU(), new fv.nn.Flatten(),
+  new fv.nn.Linear(8 * 4 * 4, 2))
+const logits: fv.Tensor = net.forward(fv.tensor(new Float32Array(16), [1, 1, 4, 4]))
+const ce = new fv.nn.CrossEntropyLoss({ labelSmoothing: 0.1 })
+const lossValue: fv.Tensor = ce.forward(logits, Int32Array.of(1))
+const dIn: Promise<fv.Tensor> = net.backwardAsync(ce.backward())
+const params: fv.nn.Parameter[] = net.parameters()
+fv.nn.init.kaimingUniform_(params[0]!, { a: Math.sqrt(5) })
+const tracked: bigint = new fv.nn.BatchNorm2d(3, { momentum: null }).numBatchesTracked
+const filled: fv.Tensor = fv.ops.normal_(fv.tensor(new Float32Array(4), [4]), 0, 1, 7)
+// @ts-expect-error unknown option
+new fv.nn.Linear(3, 2, { bais: false })
+// @ts-expect-error a kernel size is a number or [h, w]
+new fv.nn.Conv2d(1, 2, '3')
+
 // fv.io: loaded records narrow to Tensor or an integer tensor by dtype
 const sd = fv.io.loadSafetensors('model.safetensors')
 const w0 = sd['w']
@@ -62,4 +80,4 @@ fv.io.saveSafetensors('model.safetensors', { w: x }, null, { dtype: 'I64' })
 // @ts-expect-error metadata values are strings
 fv.io.saveSafetensors('model.safetensors', { w: x }, { epoch: 1 })
 
-export { dx, p, wdata, count, saved, meta, half }
+export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled }
