@@ -147,3 +147,18 @@ test('tfjs tensors go in as they are (no copy on the CPU backend), and toTfjs ha
   throwsLike(t, () => fv.ops.relu(gone), TypeError, 'relu: x must be a live tensor, got a disposed tfjs tensor')
   throwsLike(t, () => fv.io.toTfjs(y, null), TypeError, 'toTfjs: tf must be the tfjs module')
 })
+
+test('weights from PyTorch\'s ONNX export load into the same model written with fv.nn and give PyTorch\'s outputs', (t) => {
+  const ref = JSON.parse(fs.readFileSync(path.join(fixtures, 'cnn.json'), 'utf8'))
+  const { nn } = fv
+  const model = new nn.Sequential(new nn.Conv2d(1, 4, 3), new nn.ReLU(), new nn.BatchNorm2d(4), new nn.Flatten(), new nn.Linear(64, 3))
+  const weights = fv.io.loadOnnxWeights(path.join(fixtures, 'cnn.onnx'))
+  // The export leaves out num_batches_tracked (unused in eval): load the rest, strict off.
+  const { missing, unexpected } = model.loadStateDict(weights, { strict: false })
+  t.deepEqual(missing, ['2.num_batches_tracked'])
+  t.deepEqual(unexpected, [])
+  model.eval()
+  const y = model.forward(fv.tensor(Float32Array.from(ref.x), [2, 1, 6, 6]))
+  t.deepEqual([...y.shape], [2, 3])
+  for (let i = 0; i < ref.y.length; i++) t.true(Math.abs(y.data[i] - ref.y[i]) <= 1e-5 + 1e-4 * Math.abs(ref.y[i]), `y[${i}] ${y.data[i]} vs ${ref.y[i]}`)
+})
