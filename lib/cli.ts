@@ -1,62 +1,59 @@
 #!/usr/bin/env node
-// The `foveal` command.
-import { info, type Info } from './info'
+// The `foveal` command: a subcommand per job, each with --help. A mistake the user can fix
+// ends the command with one line on stderr (`foveal train: --epochs must be …`) and a
+// non-zero exit: 2 for a wrong command line, 1 for what it points at (missing data, a
+// model this build lacks). FOVEAL_DEBUG=1 adds the stack.
+import { bench } from './commands/bench'
+import { CliError } from './commands/common'
+import { compare } from './commands/compare'
+import { info } from './commands/info'
+import { predict } from './commands/predict'
+import { train } from './commands/train'
 
-const HELP = `Usage: foveal <command>
+const HELP = `Usage: foveal <command> [options]
 
 Commands:
-  info [--json]   what foveal found on this host: version, binary, CPU features and the
-                  instruction set in use, threads, memory pool, CUDA library and devices
-  help            this text
+  train     train an attention CNN on MNIST (or CIFAR-10) and write runs/<name>/:
+            the model, metrics, loss/accuracy curves and attention heat-maps
+  predict   classify PNG pictures with a trained model, with its attention drawn
+  compare   train several models on the same data and seed: one table of accuracy,
+            parameters, time and images/s
+  bench     run the benchmark suites (from a clone of the repository)
+  info      what foveal found on this host: version, binary, CPU features and the
+            instruction set in use, threads, memory pool, CUDA library and devices
+  help      this text
+
+\`foveal <command> --help\` describes each command's options.
 `
 
-function printInfo (i: Info): void {
-  const lines = [
-    `foveal ${i.version}`,
-    `binary      ${i.binary.path}`,
-    `            ${i.binary.origin === 'prebuilt' ? 'prebuilt' : 'built from source'} by ${i.binary.buildRoute}, N-API ${i.binary.napiVersion}${i.binary.compiler ? ', ' + i.binary.compiler : ''}`,
-    `cpu         ${i.cpu.brand || i.cpu.vendor}`,
-    `features    ${i.cpu.features.join(' ')}`,
-    `isa         ${i.isa.active} in use (best supported: ${i.isa.best}; supported: ${i.isa.supported.join(', ')})`,
-    ...(i.isa.note ? [`            ${i.isa.note}`] : []),
-    `kernels     ${i.kernels.map((k) => `${k.name}=${k.active}`).join(' ')}`,
-    `threads     ${i.threads.count} (default ${i.threads.default})`,
-    `pool        ${(i.pool.liveBytes / 2 ** 20).toFixed(1)} MiB live, ${(i.pool.cachedBytes / 2 ** 20).toFixed(1)} MiB cached, limit ${(i.pool.cacheLimit / 2 ** 20).toFixed(0)} MiB`,
-    `backends    ${i.backends.join(', ')}`,
-    `cuda        ${cudaLine(i)}`,
-    `            library: ${i.cuda.library}`
-  ]
-  for (const d of i.cuda.devices) {
-    lines.push(`            device ${d.index}: ${d.name}, compute ${d.computeCapability}, ${(d.totalMemory / 2 ** 30).toFixed(1)} GiB`)
-  }
-  process.stdout.write(lines.join('\n') + '\n')
-}
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { train, predict, compare, bench, info }
 
-function cudaLine (i: Info): string {
-  const c = i.cuda
-  if (c.usable) return `usable: CUDA runtime ${c.runtimeVersion}, ${c.devices.length} device(s)`
-  if (!c.built) return `not available: ${c.reason}`
-  if (!c.loaded) return `built, but the library could not be opened: ${c.reason}`
-  return `built (CUDA runtime ${c.runtimeVersion}) and loaded, but cannot run here: ${c.reason}`
-}
-
-function main (argv: string[]): number {
+async function main (argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
-  switch (cmd) {
-    case 'info':
-      if (rest.includes('--json')) process.stdout.write(JSON.stringify(info(), null, 2) + '\n')
-      else printInfo(info())
-      return 0
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(HELP)
-      return 0
-    default:
-      process.stderr.write(`foveal: unknown command '${cmd}'\n\n${HELP}`)
-      return 2
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const run = COMMANDS[cmd]
+  if (run === undefined) {
+    process.stderr.write(`foveal: unknown command '${cmd}' (commands: ${Object.keys(COMMANDS).join(', ')}; see foveal --help)\n`)
+    return 2
+  }
+  try {
+    return await run(rest)
+  } catch (err) {
+    const e = err as Error
+    process.stderr.write(`foveal ${cmd}: ${oneLine(e.message)}\n`)
+    if (process.env.FOVEAL_DEBUG) process.stderr.write(`${e.stack ?? ''}\n`)
+    return err instanceof CliError ? err.exitCode : 1
   }
 }
 
-process.exitCode = main(process.argv.slice(2))
+function oneLine (s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ')
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err) => {
+  process.stderr.write(`foveal: ${String(err)}\n`)
+  process.exitCode = 1
+})

@@ -94,16 +94,16 @@ export interface NativeOps {
   // norm (lib/ops/norm.ts); batchNorm2d updates runningMean / runningVar in place in training
   layerNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, rows: number, D: number, eps: number): F32
   layerNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
-    outDbias: F32 | null, rows: number, D: number, eps: number): RawNormGrads
+    outDbias: F32 | null, rows: number, D: number, eps: number, accumulate: boolean): RawNormGrads
   batchNorm2d(x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null, bias: F32 | null,
     out: F32 | null, N: number, C: number, S: number, training: boolean, momentum: number, eps: number): F32
   batchNorm2dBackward(dy: F32, x: F32, runningMean: F32 | null, runningVar: F32 | null, weight: F32 | null,
     outDx: F32 | null, outDweight: F32 | null, outDbias: F32 | null, N: number, C: number, S: number,
-    training: boolean, eps: number): RawNormGrads
+    training: boolean, eps: number, accumulate: boolean): RawNormGrads
   groupNorm(x: F32, weight: F32 | null, bias: F32 | null, out: F32 | null, N: number, C: number, S: number,
     G: number, eps: number): F32
   groupNormBackward(dy: F32, x: F32, weight: F32 | null, outDx: F32 | null, outDweight: F32 | null,
-    outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number): RawNormGrads
+    outDbias: F32 | null, N: number, C: number, S: number, G: number, eps: number, accumulate: boolean): RawNormGrads
 
   // loss (lib/ops/loss.ts); reduction: 0 none, 1 mean, 2 sum
   crossEntropy(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
@@ -116,6 +116,16 @@ export interface NativeOps {
   // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
+
+  // convert (lib/ops/convert.ts): 16-bit float bits ↔ float32, round-to-nearest-even down
+  f16ToF32(src: Uint16Array, out: Float32Array | null): Float32Array
+  bf16ToF32(src: Uint16Array, out: Float32Array | null): Float32Array
+  f32ToF16(src: Float32Array, out: Uint16Array | null): Uint16Array
+  f32ToBf16(src: Float32Array, out: Uint16Array | null): Uint16Array
+
+  // random (lib/ops/random.ts): fill t in place and return it; seed is the 64-bit Philox key
+  uniform_(t: F32, lo: number, hi: number, seed: number): F32
+  normal_(t: F32, mean: number, std: number, seed: number): F32
 
   // optim (lib/ops/optim.ts): the updates write param and its state in place
   adamStep(param: F32, grad: F32, expAvg: F32, expAvgSq: F32, maxExpAvgSq: F32 | null, lr: number, beta1: number,

@@ -89,6 +89,11 @@ export function tensorArg (op: string, name: string, value: unknown): Checked {
     typeError(op, name, 'a tensor { data: Float32Array, shape }', describe(value))
   }
   if (value instanceof Tensor && value.isDisposed) typeError(op, name, 'a live tensor', 'a disposed Tensor')
+  const foreign = value as { dataSync?: unknown, dtype?: unknown, type?: unknown, shape?: unknown, isDisposed?: unknown }
+  if (typeof foreign.dataSync === 'function' && Array.isArray(foreign.shape)) return tfjsArg(op, name, foreign)
+  if (typeof foreign.type === 'string' && foreign.type !== 'float32') {
+    typeError(op, name, 'a float32 tensor', `a tensor of type '${foreign.type}'`)
+  }
   const t = value as { data?: unknown, shape?: unknown, dims?: unknown }
   if (!(t.data instanceof Float32Array)) {
     typeError(op, `${name}.data`, 'a Float32Array', describe(t.data))
@@ -104,6 +109,19 @@ export function tensorArg (op: string, name: string, value: unknown): Checked {
     rangeError(op, `${name}.data`, `${size} elements for shape ${fmtShape(shape)}`, `${data.length}`)
   }
   return { data, shape, size }
+}
+
+// A tfjs tensor (anything with dataSync() and shape): its values, read without a copy
+// where its backend keeps a Float32Array (tfjs-backend-cpu does).
+function tfjsArg (op: string, name: string, t: { dataSync?: unknown, dtype?: unknown, shape?: unknown, isDisposed?: unknown }): Checked {
+  if (t.isDisposed === true) typeError(op, name, 'a live tensor', 'a disposed tfjs tensor')
+  if (t.dtype !== undefined && t.dtype !== 'float32') typeError(op, name, 'a float32 tensor', `a tfjs tensor of dtype '${String(t.dtype)}'`)
+  const shape = shapeArg(op, `${name}.shape`, t.shape)
+  const values = (t.dataSync as () => unknown).call(t)
+  const data = values instanceof Float32Array ? values : ArrayBuffer.isView(values) ? Float32Array.from(values as unknown as ArrayLike<number>) : null
+  if (data === null) typeError(op, `${name}.dataSync()`, 'a typed array', describe(values))
+  if (data.length !== shapeSize(shape)) rangeError(op, `${name}.dataSync()`, `${shapeSize(shape)} elements for shape ${fmtShape(shape)}`, `${data.length}`)
+  return { data, shape, size: data.length }
 }
 
 /** Like tensorArg, but null and undefined mean "none". */

@@ -21,14 +21,31 @@ export type StateDict = Record<string, StateTensor>
  *     backward (dy) { return this.fc.backward(dy) }
  *   }
  *
- * forward caches (in training mode) what backward needs; backward returns the gradient of
- * the input and accumulates parameter gradients into each Parameter's `grad` until
- * zeroGrad(). The Async twins run the same computation with the ops' Async twins, off the
- * event loop; the defaults here run the sync methods, for modules that have none.
+ * forward caches what backward needs (in training mode, or after eval({ grad: true }):
+ * see `cachesForBackward`); backward returns the gradient of the input, accumulates
+ * parameter gradients into each Parameter's `grad` until zeroGrad(), and releases what
+ * forward cached. The Async twins run the same computation with the ops' Async twins, off
+ * the event loop; the defaults here run the sync methods, for modules that have none.
+ *
+ * Memory: a module never disposes a tensor it was given (forward's input, backward's dy)
+ * or one it returned; it disposes what it computed for itself once backward has used it.
+ * Containers dispose the activations and gradients they pass between their children.
+ * What forward cached (its input, or its output for Sigmoid / Tanh / Softmax) must stay
+ * alive and unchanged until backward.
+ *
+ * There is no autograd: backward goes back through the last forward, once. So a module
+ * instance appears once per step (weight sharing needs the gradient of each use), and one
+ * forward/backward of an instance is in flight at a time (forwardAsync / backwardAsync).
  */
 export abstract class Module {
   /** Training mode (dropout active, batch statistics used and updated); see train()/eval(). */
   training = true
+  /**
+   * In eval mode, whether forward still caches what backward needs (eval({ grad: true }):
+   * gradients of an eval-mode model, for saliency maps or fine-tuning past frozen
+   * BatchNorm statistics). Plain eval() inference caches nothing.
+   */
+  gradInEval = false
   // Not enumerable, so the property walk that finds parameters and children skips them.
   declare private readonly _buffers: Map<string, StateTensor>
 
@@ -206,8 +223,20 @@ export abstract class Module {
     return this
   }
 
-  /** Evaluation mode: train(false). */
-  eval (): this { return this.train(false) }
+  /**
+   * Evaluation mode: train(false). With { grad: true } forward still caches what backward
+   * needs (see gradInEval); without it, eval-mode forwards cache nothing and backward throws.
+   */
+  eval (opts: { grad?: boolean } = {}): this {
+    if (opts === null || typeof opts !== 'object') typeError('eval', 'options', 'an object', describe(opts))
+    const grad = opts.grad ?? false
+    if (typeof grad !== 'boolean') typeError('eval', 'grad', 'a boolean', describe(grad))
+    for (const m of this.modules()) m.gradInEval = grad
+    return this.train(false)
+  }
+
+  /** Whether forward should cache what backward needs now: in training mode, or in eval({ grad: true }). */
+  get cachesForBackward (): boolean { return this.training || this.gradInEval }
 
   /** Zeroes every parameter's gradient (keeping its memory). */
   zeroGrad (): void {

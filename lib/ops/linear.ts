@@ -25,7 +25,11 @@ export interface LinearGrads {
 export interface LinearBackwardOptions {
   /** Tensors to write the gradients into (each optional). */
   out?: { dx?: TensorLike, dw?: TensorLike, db?: TensorLike }
-  /** Add the gradients into out.dx, out.dw and out.db (all three required) instead of overwriting them. */
+  /**
+   * Add each gradient given in `out` into it instead of overwriting it (at least one
+   * required); the gradients not given are fresh results. So a module adds dw and db into
+   * the gradients it holds while dx comes back new.
+   */
   accumulate?: boolean
 }
 
@@ -79,8 +83,8 @@ function planLinearBackward (dy: TensorLike, x: TensorLike, w: TensorLike, opts?
   const dwOut = outArg(op, 'out.dw', outs.dw, W.shape, inputs)
   const dbOut = outArg(op, 'out.db', outs.db, Object.freeze([N]), inputs)
   const accumulate = booleanArg(op, 'accumulate', o.accumulate, false)
-  if (accumulate && (dxOut === null || dwOut === null || dbOut === null)) {
-    rangeError(op, 'out', 'all of dx, dw and db when accumulate is true', 'some missing')
+  if (accumulate && dxOut === null && dwOut === null && dbOut === null) {
+    rangeError(op, 'out', 'at least one of dx, dw and db when accumulate is true', 'none')
   }
   return {
     args: [DY.data, X.data, W.data, dxOut?.data ?? null, dwOut?.data ?? null, dbOut?.data ?? null,

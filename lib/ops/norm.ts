@@ -28,7 +28,18 @@ export interface LayerNormOptions {
   /** A tensor of x's shape to write into. */
   out?: TensorLike
 }
-export interface LayerNormBackwardOptions { eps?: number, out?: NormGradOuts }
+export interface NormBackwardOut {
+  /** Tensors to write the gradients into (each optional). */
+  out?: NormGradOuts
+  /**
+   * Add each gradient given in `out` into it instead of overwriting it (at least one is
+   * required); the gradients not given come back as fresh results. So a module adds
+   * dweight and dbias into the gradients it holds while dx comes back new.
+   */
+  accumulate?: boolean
+}
+
+export interface LayerNormBackwardOptions extends NormBackwardOut { eps?: number }
 
 export interface BatchNormOptions {
   /** Batch statistics (and the running-stat update) when true; the running statistics when false (default). */
@@ -38,10 +49,10 @@ export interface BatchNormOptions {
   eps?: number
   out?: TensorLike
 }
-export interface BatchNormBackwardOptions { training?: boolean, eps?: number, out?: NormGradOuts }
+export interface BatchNormBackwardOptions extends NormBackwardOut { training?: boolean, eps?: number }
 
 export interface GroupNormOptions { eps?: number, out?: TensorLike }
-export interface GroupNormBackwardOptions { eps?: number, out?: NormGradOuts }
+export interface GroupNormBackwardOptions extends NormBackwardOut { eps?: number }
 
 type F = Float32Array
 type FN = Float32Array | null
@@ -54,8 +65,9 @@ function paramArg (op: string, name: string, value: unknown, shape: Shape): Chec
   return t
 }
 
-function gradOuts (op: string, value: unknown, xShape: Shape, pShape: Shape,
+function gradOuts (op: string, o: { out?: unknown, accumulate?: unknown }, xShape: Shape, pShape: Shape,
   inputs: ReadonlyArray<readonly [string, Checked | null]>) {
+  const value = o.out
   if (value !== undefined && (typeof value !== 'object' || value === null)) {
     typeError(op, 'options.out', 'an object { dx?, dweight?, dbias? }', describe(value))
   }
@@ -63,8 +75,13 @@ function gradOuts (op: string, value: unknown, xShape: Shape, pShape: Shape,
   const dx = outArg(op, 'out.dx', outs.dx, xShape, inputs)
   const dw = outArg(op, 'out.dweight', outs.dweight, pShape, inputs)
   const db = outArg(op, 'out.dbias', outs.dbias, pShape, inputs)
+  const accumulate = booleanArg(op, 'accumulate', o.accumulate, false)
+  if (accumulate && dx === null && dw === null && db === null) {
+    rangeError(op, 'out', 'at least one of dx, dweight and dbias when accumulate is true', 'none')
+  }
   return {
     args: [dx?.data ?? null, dw?.data ?? null, db?.data ?? null] as [FN, FN, FN],
+    accumulate,
     finish: (g: RawNormGrads): NormGrads => ({
       dx: resultTensor(outs.dx, dx, g.dx, xShape),
       dweight: resultTensor(outs.dweight, dw, g.dweight, pShape),
@@ -113,12 +130,12 @@ function planLayerNormBackward (dy: TensorLike, x: TensorLike, normalizedShape: 
   sameAs(op, DY, X)
   const { shape, rows, D } = normalizedArg(op, normalizedShape, X)
   const W = paramArg(op, 'weight', weight, shape)
-  const o = optionsArg(op, opts, ['eps', 'out'])
+  const o = optionsArg(op, opts, ['eps', 'out', 'accumulate'])
   const eps = epsArg(op, o.eps)
-  const g = gradOuts(op, o.out, X.shape, shape, [['dy', DY], ['x', X], ['weight', W]])
+  const g = gradOuts(op, o, X.shape, shape, [['dy', DY], ['x', X], ['weight', W]])
   return {
-    args: [DY.data, X.data, W?.data ?? null, ...g.args, rows, D, eps] as
-      [F, F, FN, FN, FN, FN, number, number, number],
+    args: [DY.data, X.data, W?.data ?? null, ...g.args, rows, D, eps, g.accumulate] as
+      [F, F, FN, FN, FN, FN, number, number, number, boolean],
     finish: g.finish
   }
 }
@@ -170,16 +187,16 @@ function planBatchNormBackward (dy: TensorLike, x: TensorLike, runningMean: Tens
   const X = tensorArg(op, 'x', x)
   sameAs(op, DY, X)
   const [N, C, S] = ncsArg(op, X)
-  const o = optionsArg(op, opts, ['training', 'eps', 'out'])
+  const o = optionsArg(op, opts, ['training', 'eps', 'out', 'accumulate'])
   const training = booleanArg(op, 'training', o.training, false)
   const eps = epsArg(op, o.eps)
   const { RM, RV } = runningArgs(op, runningMean, runningVar, C, training)
   const W = paramArg(op, 'weight', weight, [C])
   if (training && N * S <= 1) rangeError(op, 'x', 'more than one value per channel in training', fmtShape(X.shape))
-  const g = gradOuts(op, o.out, X.shape, [C], [['dy', DY], ['x', X], ['runningMean', RM], ['runningVar', RV], ['weight', W]])
+  const g = gradOuts(op, o, X.shape, [C], [['dy', DY], ['x', X], ['runningMean', RM], ['runningVar', RV], ['weight', W]])
   return {
-    args: [DY.data, X.data, RM?.data ?? null, RV?.data ?? null, W?.data ?? null, ...g.args, N, C, S, training, eps] as
-      [F, F, FN, FN, FN, FN, FN, FN, number, number, number, boolean, number],
+    args: [DY.data, X.data, RM?.data ?? null, RV?.data ?? null, W?.data ?? null, ...g.args, N, C, S, training, eps,
+      g.accumulate] as [F, F, FN, FN, FN, FN, FN, FN, number, number, number, boolean, number, boolean],
     finish: g.finish
   }
 }
@@ -217,12 +234,12 @@ function planGroupNormBackward (dy: TensorLike, x: TensorLike, numGroups: number
   const [N, C, S] = ncsArg(op, X)
   const G = groupsArg(op, numGroups, C)
   const W = paramArg(op, 'weight', weight, [C])
-  const o = optionsArg(op, opts, ['eps', 'out'])
+  const o = optionsArg(op, opts, ['eps', 'out', 'accumulate'])
   const eps = epsArg(op, o.eps)
-  const g = gradOuts(op, o.out, X.shape, [C], [['dy', DY], ['x', X], ['weight', W]])
+  const g = gradOuts(op, o, X.shape, [C], [['dy', DY], ['x', X], ['weight', W]])
   return {
-    args: [DY.data, X.data, W?.data ?? null, ...g.args, N, C, S, G, eps] as
-      [F, F, FN, FN, FN, FN, number, number, number, number, number],
+    args: [DY.data, X.data, W?.data ?? null, ...g.args, N, C, S, G, eps, g.accumulate] as
+      [F, F, FN, FN, FN, FN, number, number, number, number, number, boolean],
     finish: g.finish
   }
 }

@@ -18,6 +18,8 @@ void InitNorm(Napi::Env env, Napi::Object exports);
 void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
+void InitConvert(Napi::Env env, Napi::Object exports);
+void InitRandom(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
@@ -37,6 +39,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLoss(env, exports);
   InitDropout(env, exports);
   InitAttention(env, exports);
+  InitConvert(env, exports);
+  InitRandom(env, exports);
   InitOptim(env, exports);
   return exports;
 }

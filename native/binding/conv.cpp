@@ -105,7 +105,7 @@ class Conv2dBackwardOpT {
     const F32 x = a.f32(1, "x");
     const F32 w = a.f32(2, "w");
     p_.s = conv_shape(a, 6);
-    p_.accumulate = a.flag(7, "accumulate");
+    const bool accumulate = a.flag(7, "accumulate");
     const cpu::ConvShape& s = p_.s;
     const int64_t big = len4(kName, s.N, s.C, s.H, s.W);       // the conv's x
     const int64_t small = len4(kName, s.N, s.Cout, s.OH, s.OW);  // the conv's y
@@ -116,8 +116,12 @@ class Conv2dBackwardOpT {
     dx_.bind(a, 3, "out.dx", x_len, {&dy, &x, &w});
     dw_.bind(a, 4, "out.dw", static_cast<int64_t>(w.length), {&dy, &x, &w});
     db_.bind(a, 5, "out.db", kTranspose ? s.C : s.Cout, {&dy, &x, &w});
-    if (p_.accumulate && (!dx_.bound() || !dw_.bound() || !db_.bound()))
-      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out.dx, out.dw and out.db");
+    // accumulate adds into each gradient given in out; the others are fresh results.
+    if (accumulate && !dx_.bound() && !dw_.bound() && !db_.bound())
+      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs at least one of out.dx, out.dw and out.db");
+    p_.accumulate_dx = accumulate && dx_.bound();
+    p_.accumulate_dw = accumulate && dw_.bound();
+    p_.accumulate_db = accumulate && db_.bound();
     p_.dy = dy.data, p_.x = x.data, p_.w = w.data;
   }
 

@@ -97,15 +97,19 @@ class LinearBackwardOp {
     p_.M = a.dim(6, "M");
     p_.K = a.dim(7, "K");
     p_.N = a.dim(8, "N");
-    p_.accumulate = a.flag(9, "accumulate");
+    const bool accumulate = a.flag(9, "accumulate");
     a.expect_length(dy, checked_mul(kName, p_.M, p_.N));
     a.expect_length(x, checked_mul(kName, p_.M, p_.K));
     a.expect_length(w, checked_mul(kName, p_.N, p_.K));
     dx_.bind(a, 3, "out.dx", checked_mul(kName, p_.M, p_.K), {&dy, &x, &w});
     dw_.bind(a, 4, "out.dw", checked_mul(kName, p_.N, p_.K), {&dy, &x, &w});
     db_.bind(a, 5, "out.db", p_.N, {&dy, &x, &w});
-    if (p_.accumulate && (!dx_.bound() || !dw_.bound() || !db_.bound()))
-      throw Napi::RangeError::New(a.env(), "linearBackward: accumulate needs out.dx, out.dw and out.db");
+    // accumulate adds into each gradient given in out; the others are fresh results.
+    if (accumulate && !dx_.bound() && !dw_.bound() && !db_.bound())
+      throw Napi::RangeError::New(a.env(), "linearBackward: accumulate needs at least one of out.dx, out.dw and out.db");
+    p_.accumulate_dx = accumulate && dx_.bound();
+    p_.accumulate_dw = accumulate && dw_.bound();
+    p_.accumulate_db = accumulate && db_.bound();
     p_.dy = dy.data;
     p_.x = x.data;
     p_.w = w.data;

@@ -1,12 +1,14 @@
 // Binding for the norm family:
 //   layerNorm(x, weight, bias, out, rows, D, eps)
-//   layerNormBackward(dy, x, weight, outDx, outDweight, outDbias, rows, D, eps)
+//   layerNormBackward(dy, x, weight, outDx, outDweight, outDbias, rows, D, eps, accumulate)
 //   batchNorm2d(x, runningMean, runningVar, weight, bias, out, N, C, S, training, momentum, eps)
 //     (updates runningMean / runningVar in place when training)
 //   batchNorm2dBackward(dy, x, runningMean, runningVar, weight, outDx, outDweight, outDbias,
-//                       N, C, S, training, eps)
+//                       N, C, S, training, eps, accumulate)
 //   groupNorm(x, weight, bias, out, N, C, S, G, eps)
-//   groupNormBackward(dy, x, weight, outDx, outDweight, outDbias, N, C, S, G, eps)
+//   groupNormBackward(dy, x, weight, outDx, outDweight, outDbias, N, C, S, G, eps, accumulate)
+// accumulate (the backwards' last argument) adds into each gradient given in out; the
+// others are fresh results.
 // lib/ops/norm.ts has flattened the shapes; here every size is re-checked.
 #include <string>
 
@@ -28,20 +30,27 @@ void optional_length(Args& a, const F32& f, int64_t n) {
 }
 
 // The results of every norm backward: dx (like x), dweight and dbias (`params` each),
-// bound from the out arguments at first, first+1, first+2.
+// bound from the out arguments at first, first+1, first+2; the accumulate flag at `acc`.
 struct Grads {
   Output dx, dw, db;
+  bool accumulate = false;
 
-  void bind(Args& a, size_t first, int64_t n, int64_t params, std::initializer_list<const F32*> inputs) {
+  void bind(Args& a, size_t first, size_t acc, int64_t n, int64_t params, std::initializer_list<const F32*> inputs) {
+    accumulate = a.flag(acc, "accumulate");
     dx.bind(a, first, "out.dx", n, inputs);
     dw.bind(a, first + 1, "out.dweight", params, inputs);
     db.bind(a, first + 2, "out.dbias", params, inputs);
+    if (accumulate && !dx.bound() && !dw.bound() && !db.bound())
+      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": accumulate needs at least one of out.dx, out.dweight and out.dbias");
   }
   template <class P>
   void into(P* p) {
     p->dx = dx.data();
     p->dweight = dw.data();
     p->dbias = db.data();
+    p->accumulate_dx = accumulate && dx.bound();
+    p->accumulate_dweight = accumulate && dw.bound();
+    p->accumulate_dbias = accumulate && db.bound();
   }
   Napi::Value to_js(Napi::Env env) {
     Napi::Object r = Napi::Object::New(env);
@@ -98,7 +107,7 @@ class LayerNormBackwardOp {
     a.expect_length(dy, n);
     a.expect_length(x, n);
     optional_length(a, w, p_.D);
-    g_.bind(a, 3, n, p_.D, {&dy, &x, &w});
+    g_.bind(a, 3, 9, n, p_.D, {&dy, &x, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.weight = w.present ? w.data : nullptr;
@@ -190,7 +199,7 @@ class BatchNormBackwardOp {
     optional_length(a, rm, p_.C);
     optional_length(a, rv, p_.C);
     optional_length(a, w, p_.C);
-    g_.bind(a, 5, n, p_.C, {&dy, &x, &rm, &rv, &w});
+    g_.bind(a, 5, 13, n, p_.C, {&dy, &x, &rm, &rv, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.running_mean = rm.present ? rm.data : nullptr;
@@ -258,7 +267,7 @@ class GroupNormBackwardOp {
     a.expect_length(dy, n);
     a.expect_length(x, n);
     optional_length(a, w, p_.C);
-    g_.bind(a, 3, n, p_.C, {&dy, &x, &w});
+    g_.bind(a, 3, 11, n, p_.C, {&dy, &x, &w});
     p_.dy = dy.data;
     p_.x = x.data;
     p_.weight = w.present ? w.data : nullptr;

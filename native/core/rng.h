@@ -29,6 +29,8 @@ struct Philox4 {
 // Stream tags (counter word 3) per op family.
 constexpr uint32_t kStreamDropout = 0x64726f70u;    // "drop"
 constexpr uint32_t kStreamAttention = 0x6174746eu;  // "attn"
+constexpr uint32_t kStreamUniform = 0x756e6966u;    // "unif"
+constexpr uint32_t kStreamNormal = 0x6e6f726du;     // "norm"
 
 FOVEAL_HD uint32_t philox_mulhi(uint32_t a, uint32_t b, uint32_t* lo) {
   const uint64_t p = static_cast<uint64_t>(a) * b;

@@ -627,9 +627,9 @@ void resolve_conv_shape(ConvShape* sp, const char* op) {
 void conv2d_forward(const Conv2dParams& p) { forward(p.s, p.x, p.w, p.bias, p.y, p.relu, false); }
 
 void conv2d_backward(const Conv2dBackwardParams& p) {
-  if (p.dx) backward_dx(p.s, p.dy, p.w, p.dx, p.accumulate, nullptr, false);
-  if (p.dw) backward_dw(p.s, p.dy, p.x, p.dw, p.accumulate);
-  if (p.db) channel_sums(p.dy, p.s.N, p.s.Cout, p.s.OH * p.s.OW, p.db, p.accumulate);
+  if (p.dx) backward_dx(p.s, p.dy, p.w, p.dx, p.accumulate_dx, nullptr, false);
+  if (p.dw) backward_dw(p.s, p.dy, p.x, p.dw, p.accumulate_dw);
+  if (p.db) channel_sums(p.dy, p.s.N, p.s.Cout, p.s.OH * p.s.OW, p.db, p.accumulate_db);
 }
 
 void conv2d_transpose_forward(const Conv2dTransposeParams& p) {
@@ -640,9 +640,9 @@ void conv2d_transpose_backward(const Conv2dBackwardParams& p) {
   // The transposed conv maps the conv's y-shaped tensor to its x-shaped one; its input
   // gradient is the convolution of dy, and its weight gradient is the conv's dw with the
   // roles of the two tensors exchanged.
-  if (p.dx) forward(p.s, p.dy, p.w, nullptr, p.dx, false, p.accumulate);
-  if (p.dw) backward_dw(p.s, p.x, p.dy, p.dw, p.accumulate);
-  if (p.db) channel_sums(p.dy, p.s.N, p.s.C, p.s.H * p.s.W, p.db, p.accumulate);
+  if (p.dx) forward(p.s, p.dy, p.w, nullptr, p.dx, false, p.accumulate_dx);
+  if (p.dw) backward_dw(p.s, p.x, p.dy, p.dw, p.accumulate_dw);
+  if (p.db) channel_sums(p.dy, p.s.N, p.s.C, p.s.H * p.s.W, p.db, p.accumulate_db);
 }
 
 }  // namespace cpu

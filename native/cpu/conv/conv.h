@@ -83,7 +83,9 @@ struct Conv2dBackwardParams {
   float* dx = nullptr;        // [N, C, H, W], or nullptr when not wanted
   float* dw = nullptr;        // like w, or nullptr
   float* db = nullptr;        // [Cout], or nullptr
-  bool accumulate = false;    // add into dx/dw/db instead of overwriting them
+  // Add into dx / dw / db instead of overwriting them (each on its own: a module adds its
+  // weight gradients into what it holds while dx is a fresh result).
+  bool accumulate_dx = false, accumulate_dw = false, accumulate_db = false;
 };
 void conv2d_backward(const Conv2dBackwardParams& p);
 

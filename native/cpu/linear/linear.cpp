@@ -46,14 +46,13 @@ void column_sums(const float* dy, float* db, int64_t M, int64_t N, bool accumula
 }  // namespace
 
 void linear_backward(const LinearBackwardParams& p) {
-  const float beta = p.accumulate ? 1.f : 0.f;
   if (p.dx) {
     GemmParams g;  // dx[M,K] = dy[M,N] · w[N,K]
     g.M = p.M, g.N = p.K, g.K = p.N;
     g.A = p.dy, g.lda = p.N;
     g.B = p.w, g.ldb = p.K;
     g.C = p.dx, g.ldc = p.K;
-    g.ep.beta = beta;
+    g.ep.beta = p.accumulate_dx ? 1.f : 0.f;
     gemm(g);
   }
   if (p.dw) {
@@ -63,10 +62,10 @@ void linear_backward(const LinearBackwardParams& p) {
     g.A = p.dy, g.lda = p.N;
     g.B = p.x, g.ldb = p.K;
     g.C = p.dw, g.ldc = p.K;
-    g.ep.beta = beta;
+    g.ep.beta = p.accumulate_dw ? 1.f : 0.f;
     gemm(g);
   }
-  if (p.db) column_sums(p.dy, p.db, p.M, p.N, p.accumulate);
+  if (p.db) column_sums(p.dy, p.db, p.M, p.N, p.accumulate_db);
 }
 
 }  // namespace cpu

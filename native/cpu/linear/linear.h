@@ -30,7 +30,9 @@ struct LinearBackwardParams {
   float* dw;        // [N, K] = dyᵀ·x, or nullptr
   float* db;        // [N] = column sums of dy, or nullptr
   int64_t M, K, N;
-  bool accumulate;  // add into dx/dw/db instead of overwriting them
+  // Add into dx / dw / db instead of overwriting them (each on its own: a module adds its
+  // weight gradients into what it holds while dx is a fresh result).
+  bool accumulate_dx, accumulate_dw, accumulate_db;
 };
 
 void linear_forward(const LinearParams& p);

@@ -2,7 +2,9 @@
 //
 // Statistics are two-pass (mean, then Σ(x − mean)²) with float vector sums over fixed
 // chunks added in double, so a large mean never cancels the variance away. Backwards
-// recompute the statistics from x (the data is in cache by then) instead of keeping them.
+// recompute the statistics from x (the data is in cache by then) instead of keeping them,
+// and can add their gradients into given arrays (a module's parameter gradients) instead
+// of overwriting them: the sum is then old + new, new computed exactly as without it.
 // Every reduction has a fixed blocking that depends on the shapes only: one channel or
 // group per task, parameter gradients summed per fixed row block and then in order, so
 // results are bit-identical across runs and thread counts.
@@ -31,6 +33,8 @@ struct LayerNormBackwardParams {
   float* dbias;         // [D] = Σ_rows dy
   int64_t rows, D;
   float eps;
+  // Add into dx / dweight / dbias instead of overwriting them (each on its own).
+  bool accumulate_dx, accumulate_dweight, accumulate_dbias;
 };
 
 // x is [N, C, S] (S = the product of the spatial dims).
@@ -58,6 +62,8 @@ struct BatchNormBackwardParams {
   int64_t N, C, S;
   bool training;
   float eps;
+  // Add into dx / dweight / dbias instead of overwriting them (each on its own).
+  bool accumulate_dx, accumulate_dweight, accumulate_dbias;
 };
 
 struct GroupNormParams {
@@ -78,6 +84,8 @@ struct GroupNormBackwardParams {
   float* dbias;         // [C]
   int64_t N, C, S, G;
   float eps;
+  // Add into dx / dweight / dbias instead of overwriting them (each on its own).
+  bool accumulate_dx, accumulate_dweight, accumulate_dbias;
 };
 
 void layer_norm_forward(const LayerNormParams& p);

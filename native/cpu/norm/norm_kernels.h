@@ -141,14 +141,14 @@ inline void affine_row_scalar(const float* x, float* y, int64_t n, Mean mean, fl
 
 // dx = a·dy − c1 − (x − mean)·c2 over n elements (the shared form of every norm's dx).
 inline void dx_row(const float* dy, const float* x, float* dx, int64_t n, const float* wrow, float a, float c1,
-                   float c2, Mean mean) {
+                   float c2, Mean mean, bool accumulate) {
   const Vf av = vset1(a), c1v = vset1(c1), c2v = vset1(c2);
   const MeanV mv = vmean(mean);
   for (int64_t i = 0; i < n; i += kN) {
     Vf g = vmul(vload_part(dy + i, n - i), av);
     if (wrow) g = vmul(g, vload_part(wrow + i, n - i));
     const Vf r = vfnmadd(centre(vload_part(x + i, n - i), mv), c2v, vsub(g, c1v));
-    vstore_part(dx + i, r, n - i);
+    vstore_part(dx + i, accumulate ? vadd(vload_part(dx + i, n - i), r) : r, n - i);
   }
 }
 
@@ -172,12 +172,17 @@ void layer_norm_forward(const LayerNormParams& p) {
 void layer_norm_backward(const LayerNormBackwardParams& p) {
   const int64_t D = p.D;
   if (p.rows == 0 || D == 0) {
-    for (int64_t d = 0; d < D; ++d) p.dweight[d] = 0.f, p.dbias[d] = 0.f;
+    for (int64_t d = 0; d < D; ++d) {
+      if (!p.accumulate_dweight) p.dweight[d] = 0.f;
+      if (!p.accumulate_dbias) p.dbias[d] = 0.f;
+    }
     return;
   }
   const int64_t blocks = (p.rows + kRowBlock - 1) / kRowBlock;
-  // Block partials of dweight and dbias: [blocks][2][D] (or straight into the result).
-  float* part = blocks > 1 ? mem::scratch_as<float>(0, static_cast<size_t>(blocks * 2 * D)) : nullptr;
+  // Block partials of dweight and dbias: [blocks][2][D] (or straight into the result when
+  // there is one block and nothing to add to).
+  const bool acc = p.accumulate_dweight || p.accumulate_dbias;
+  float* part = blocks > 1 || acc ? mem::scratch_as<float>(0, static_cast<size_t>(blocks * 2 * D)) : nullptr;
   parallel_for(blocks, grain_for(kRowBlock * D), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       float* pw = part ? part + b * 2 * D : p.dweight;
@@ -204,7 +209,8 @@ void layer_norm_backward(const LayerNormBackwardParams& p) {
           const Vf g = vload_part(dy + i, left);
           const Vf xc = centre(vload_part(x + i, left), mv);
           const Vf gw = p.weight ? vmul(g, vload_part(p.weight + i, left)) : g;
-          vstore_part(dx + i, vfnmadd(xc, c2v, vfmsub(gw, rv, c1v)), left);
+          const Vf dxv = vfnmadd(xc, c2v, vfmsub(gw, rv, c1v));
+          vstore_part(dx + i, p.accumulate_dx ? vadd(vload_part(dx + i, left), dxv) : dxv, left);
           const Vf xh = vmul(xc, rv);
           vstore_part(pw + i, first ? vmul(g, xh) : vfmadd(g, xh, vload_part(pw + i, left)), left);
           vstore_part(pb + i, first ? g : vadd(g, vload_part(pb + i, left)), left);
@@ -221,8 +227,8 @@ void layer_norm_backward(const LayerNormBackwardParams& p) {
           w = vadd(w, vload_part(part + b * 2 * D + i, left));
           bb = vadd(bb, vload_part(part + b * 2 * D + D + i, left));
         }
-        vstore_part(p.dweight + i, w, left);
-        vstore_part(p.dbias + i, bb, left);
+        vstore_part(p.dweight + i, p.accumulate_dweight ? vadd(vload_part(p.dweight + i, left), w) : w, left);
+        vstore_part(p.dbias + i, p.accumulate_dbias ? vadd(vload_part(p.dbias + i, left), bb) : bb, left);
       }
     });
   }
@@ -270,7 +276,8 @@ void batch_norm_backward(const BatchNormBackwardParams& p) {
   parallel_for(p.C, grain_for(M), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       if (M == 0) {
-        p.dweight[c] = 0.f, p.dbias[c] = 0.f;
+        if (!p.accumulate_dweight) p.dweight[c] = 0.f;
+        if (!p.accumulate_dbias) p.dbias[c] = 0.f;
         continue;
       }
       Mean mean;
@@ -287,15 +294,16 @@ void batch_norm_backward(const BatchNormBackwardParams& p) {
         const int64_t off = n * CS + c * p.S;
         seg_dot2(p.dy + off, p.x + off, nullptr, p.S, mean, &sdy, &sdyx);
       }
-      p.dbias[c] = static_cast<float>(sdy);
-      p.dweight[c] = static_cast<float>(sdyx * rstd);
+      const float db = static_cast<float>(sdy), dw = static_cast<float>(sdyx * rstd);
+      p.dbias[c] = p.accumulate_dbias ? p.dbias[c] + db : db;
+      p.dweight[c] = p.accumulate_dweight ? p.dweight[c] + dw : dw;
       const double wr = static_cast<double>(p.weight ? p.weight[c] : 1.f) * rstd;
       // training: dx = w·rstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M); eval: dx = w·rstd·dy
       const float c1 = p.training ? static_cast<float>(wr * sdy / M) : 0.f;
       const float c2 = p.training ? static_cast<float>(wr * rstd * rstd * sdyx / M) : 0.f;
       for (int64_t n = 0; n < p.N; ++n) {
         const int64_t off = n * CS + c * p.S;
-        dx_row(p.dy + off, p.x + off, p.dx + off, p.S, nullptr, static_cast<float>(wr), c1, c2, mean);
+        dx_row(p.dy + off, p.x + off, p.dx + off, p.S, nullptr, static_cast<float>(wr), c1, c2, mean, p.accumulate_dx);
       }
     }
   });
@@ -345,7 +353,8 @@ void group_norm_backward(const GroupNormBackwardParams& p) {
         for (int64_t k = 0; k < Cg; ++k) {
           const int64_t c = c_first + k, off = base + k * p.S;
           const float w = p.weight ? p.weight[c] : 1.f;
-          dx_row(p.dy + off, p.x + off, p.dx + off, p.S, nullptr, static_cast<float>(w * rstd), c1, c2, s.mean);
+          dx_row(p.dy + off, p.x + off, p.dx + off, p.S, nullptr, static_cast<float>(w * rstd), c1, c2, s.mean,
+                 p.accumulate_dx);
         }
       }
     });
@@ -354,8 +363,8 @@ void group_norm_backward(const GroupNormBackwardParams& p) {
     float w = 0.f, b = 0.f;
     if (M > 0)
       for (int64_t n = 0; n < p.N; ++n) w += part[n * 2 * p.C + c], b += part[n * 2 * p.C + p.C + c];
-    p.dweight[c] = w;
-    p.dbias[c] = b;
+    p.dweight[c] = p.accumulate_dweight ? p.dweight[c] + w : w;
+    p.dbias[c] = p.accumulate_dbias ? p.dbias[c] + b : b;
   }
 }
 
