@@ -5,5 +5,6 @@ export const {
   Tensor, tensor, shapeSize, ops, io, nn, data, viz, info, version, setNumThreads, getNumThreads, setIsa,
   poolStats, setPoolLimit, trimPool, tidy, keep, dispose, manualSeed, initialSeed
 } = fv
+export const { optim } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'
 export default fv

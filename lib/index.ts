@@ -9,6 +9,7 @@ export * as data from './data'
 export * as viz from './viz'
 export { tidy, keep, dispose } from './lifetime'
 export { manualSeed, initialSeed } from './seed'
+export * as optim from './optim'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool
 } from './info'

@@ -127,6 +127,16 @@ export interface NativeOps {
   uniform_(t: F32, lo: number, hi: number, seed: number): F32
   normal_(t: F32, mean: number, std: number, seed: number): F32
 
+  // optim (lib/ops/optim.ts): the updates write param and its state in place
+  adamStep(param: F32, grad: F32, expAvg: F32, expAvgSq: F32, maxExpAvgSq: F32 | null, lr: number, beta1: number,
+    beta2: number, eps: number, weightDecay: number, step: number, amsgrad: boolean, decoupled: boolean,
+    maximize: boolean): void
+  sgdStep(param: F32, grad: F32, momentumBuffer: F32 | null, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, maximize: boolean, initBuffer: boolean): void
+  /** A vector norm's reduction before its root (Σ|x|^ord, max|x|, ...; native/cpu/optim/optim.h). */
+  normReduce(x: F32, ord: number): number
+  scaleInPlace(x: F32, scale: number): void
+
   // attention: see native/binding/attention.cpp for the positional arguments.
   attention(...args: AttentionArgs): RawAttention
   attentionBackward(...args: AttentionBackwardArgs): RawAttentionGrads

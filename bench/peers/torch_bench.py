@@ -165,10 +165,23 @@ def case_attention_math(c):
     return lambda: torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
 
 
+def case_optim(c):
+    """One optimizer step (or clip_grad_norm_) over a single parameter of n elements, its
+    state created by an untimed first step. foreach: False (single-tensor), True, or None
+    (the optimizer's default: False in PyTorch 1.13 on the CPU)."""
+    p = torch.randn(c["n"], requires_grad=True)
+    p.grad = torch.randn(c["n"])
+    if c["optimizer"] == "clip_grad_norm":
+        return lambda: torch.nn.utils.clip_grad_norm_([p], c.get("max_norm", 1.0))
+    opt = getattr(torch.optim, c["optimizer"])([p], foreach=c.get("foreach"), **c.get("options", {}))
+    opt.step()
+    return opt.step
+
+
 CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
          "dense": case_dense, "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d),
          "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d,
-         "attention_math": case_attention_math}
+         "attention_math": case_attention_math, "optim": case_optim}
 
 
 def main():

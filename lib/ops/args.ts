@@ -68,3 +68,19 @@ export function broadcastShapes (op: string, aName: string, a: Shape, bName: str
   }
   return out
 }
+
+/** A finite number ≥ 0 (an optimizer's lr, eps, weightDecay, momentum). */
+export function nonNegativeArg (op: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number') typeError(op, name, 'a non-negative number', describe(value))
+  if (!(value >= 0 && value < Infinity)) rangeError(op, name, 'a non-negative number', describe(value))
+  return value
+}
+
+/** A number in [0, 1) (a decay rate: Adam's betas). */
+export function unitArg (op: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number') typeError(op, name, 'a number in [0, 1)', describe(value))
+  if (!(value >= 0 && value < 1)) rangeError(op, name, 'a number in [0, 1)', describe(value))
+  return value
+}

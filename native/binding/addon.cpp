@@ -20,6 +20,7 @@ void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
 void InitConvert(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
+void InitOptim(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAttention(env, exports);
   InitConvert(env, exports);
   InitRandom(env, exports);
+  InitOptim(env, exports);
   return exports;
 }
 }  // namespace

@@ -80,4 +80,25 @@ fv.io.saveSafetensors('model.safetensors', { w: x }, null, { dtype: 'I64' })
 // @ts-expect-error metadata values are strings
 fv.io.saveSafetensors('model.safetensors', { w: x }, { epoch: 1 })
 
-export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled }
+
+// fv.optim: parameters are { value, grad } (fv.nn.Parameter), or groups of them.
+const plain: fv.optim.ParameterLike[] = [{ value: x, grad: null }]
+const adam = new fv.optim.Adam(net.parameters(), { lr: 1e-3, betas: [0.9, 0.999], amsgrad: true })
+const sgd = new fv.optim.SGD([{ params: plain, lr: 0.1 }, { params: [params[1]!] }], { momentum: 0.9, nesterov: true })
+const sched = new fv.optim.OneCycleLR(adam, 0.01, { totalSteps: 100, annealStrategy: 'linear' })
+new fv.optim.StepLR(sgd, 10, { gamma: 0.5 }).step()
+const lrs: number[] = sched.getLastLr()
+const total: number = fv.optim.clipGradNorm(net.parameters(), 1, Infinity)
+const stepped: Promise<void> = adam.stepAsync()
+const optState: fv.optim.OptimizerStateDict = adam.stateDict()
+adam.loadStateDict(optState)
+fv.ops.adamStep(x, x, x, x, null, { step: 1, lr: 1e-3, decoupled: true })
+const norm: Promise<number> = fv.ops.vectorNormAsync(x, 2)
+// @ts-expect-error unknown option
+new fv.optim.Adam(plain, { learningRate: 0.1 })
+// @ts-expect-error annealStrategy is 'cos' | 'linear'
+new fv.optim.OneCycleLR(adam, 0.01, { totalSteps: 100, annealStrategy: 'exp' })
+// @ts-expect-error adamStep needs the step number
+fv.ops.adamStep(x, x, x, x, null, { lr: 1e-3 })
+
+export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled, lrs, total, stepped, norm }

@@ -1,0 +1,155 @@
+// Binding for the optimizer updates and gradient clipping's reductions (cpu/optim). The
+// updates write their tensors in place and return undefined:
+//   adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null, lr, beta1, beta2, eps,
+//            weightDecay, step, amsgrad, decoupled, maximize)
+//   sgdStep(param, grad, momentumBuffer | null, lr, momentum, dampening, weightDecay,
+//           nesterov, maximize, initBuffer)
+//   scaleInPlace(x, scale)
+// and normReduce(x, ord) returns the norm's reduction before its root, as a number
+// (cpu/optim/optim.h says which, per ord).
+#include <string>
+
+#include "binding/common.h"
+#include "cpu/optim/optim.h"
+
+namespace foveal {
+namespace binding {
+namespace {
+
+constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;
+
+bool overlap(const F32& a, const F32& b) {
+  if (!a.present || !b.present || a.length == 0 || b.length == 0) return false;
+  const auto* a0 = reinterpret_cast<const char*>(a.data);
+  const auto* b0 = reinterpret_cast<const char*>(b.data);
+  return a0 < b0 + b.length * sizeof(float) && b0 < a0 + a.length * sizeof(float);
+}
+
+// Every tensor must hold n elements, and none may share memory with another: the kernel
+// reads each one while it writes the in-place ones.
+void check_tensors(Args& a, std::initializer_list<const F32*> ts, int64_t n) {
+  for (const F32* t : ts) {
+    if (t->present) a.expect_length(*t, n);
+  }
+  for (auto i = ts.begin(); i != ts.end(); ++i) {
+    for (auto j = i + 1; j != ts.end(); ++j) {
+      if (overlap(**i, **j))
+        throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": " + (*i)->name + " and " + (*j)->name +
+                                                 " must not share memory");
+    }
+  }
+}
+
+class AdamStepOp {
+ public:
+  static constexpr const char* kName = "adamStep";
+
+  explicit AdamStepOp(Args& a) {
+    const F32 param = a.f32(0, "param");
+    const F32 grad = a.f32(1, "grad");
+    const F32 m = a.f32(2, "expAvg");
+    const F32 v = a.f32(3, "expAvgSq");
+    const F32 vmax = a.optional_f32(4, "maxExpAvgSq");
+    p_.lr = a.number(5, "lr");
+    p_.beta1 = a.number(6, "beta1");
+    p_.beta2 = a.number(7, "beta2");
+    p_.eps = a.number(8, "eps");
+    p_.weight_decay = a.number(9, "weightDecay");
+    p_.step = a.integer(10, "step", 1, kMaxSafe);
+    p_.amsgrad = a.flag(11, "amsgrad");
+    p_.decoupled = a.flag(12, "decoupled");
+    p_.maximize = a.flag(13, "maximize");
+    if (p_.amsgrad && !vmax.present)
+      throw Napi::RangeError::New(a.env(), std::string(kName) + ": maxExpAvgSq is needed with amsgrad");
+    p_.n = static_cast<int64_t>(param.length);
+    check_tensors(a, {&param, &grad, &m, &v, &vmax}, p_.n);
+    p_.param = param.data;
+    p_.grad = grad.data;
+    p_.exp_avg = m.data;
+    p_.exp_avg_sq = v.data;
+    p_.max_exp_avg_sq = p_.amsgrad ? vmax.data : nullptr;
+  }
+  void run() { cpu::adam_step(p_); }
+  Napi::Value result(Napi::Env env) { return env.Undefined(); }
+
+ private:
+  cpu::AdamParams p_{};
+};
+
+class SgdStepOp {
+ public:
+  static constexpr const char* kName = "sgdStep";
+
+  explicit SgdStepOp(Args& a) {
+    const F32 param = a.f32(0, "param");
+    const F32 grad = a.f32(1, "grad");
+    const F32 buf = a.optional_f32(2, "momentumBuffer");
+    p_.lr = a.number(3, "lr");
+    p_.momentum = a.number(4, "momentum");
+    p_.dampening = a.number(5, "dampening");
+    p_.weight_decay = a.number(6, "weightDecay");
+    p_.nesterov = a.flag(7, "nesterov");
+    p_.maximize = a.flag(8, "maximize");
+    p_.init_buffer = a.flag(9, "initBuffer");
+    if (p_.momentum != 0 && !buf.present)
+      throw Napi::RangeError::New(a.env(), std::string(kName) + ": momentumBuffer is needed with momentum");
+    p_.n = static_cast<int64_t>(param.length);
+    check_tensors(a, {&param, &grad, &buf}, p_.n);
+    p_.param = param.data;
+    p_.grad = grad.data;
+    p_.momentum_buffer = p_.momentum != 0 ? buf.data : nullptr;
+  }
+  void run() { cpu::sgd_step(p_); }
+  Napi::Value result(Napi::Env env) { return env.Undefined(); }
+
+ private:
+  cpu::SgdParams p_{};
+};
+
+class NormReduceOp {
+ public:
+  static constexpr const char* kName = "normReduce";
+
+  explicit NormReduceOp(Args& a) {
+    const F32 x = a.f32(0, "x");
+    p_.ord = a.number(1, "ord");
+    if (p_.ord != p_.ord) throw Napi::RangeError::New(a.env(), std::string(kName) + ": ord must not be NaN");
+    p_.x = x.data;
+    p_.n = static_cast<int64_t>(x.length);
+  }
+  void run() { value_ = cpu::norm_reduce(p_); }
+  Napi::Value result(Napi::Env env) { return Napi::Number::New(env, value_); }
+
+ private:
+  cpu::NormParams p_{};
+  double value_ = 0;
+};
+
+class ScaleInPlaceOp {
+ public:
+  static constexpr const char* kName = "scaleInPlace";
+
+  explicit ScaleInPlaceOp(Args& a) {
+    const F32 x = a.f32(0, "x");
+    p_.scale = a.number(1, "scale");
+    p_.x = x.data;
+    p_.n = static_cast<int64_t>(x.length);
+  }
+  void run() { cpu::scale_inplace(p_); }
+  Napi::Value result(Napi::Env env) { return env.Undefined(); }
+
+ private:
+  cpu::ScaleParams p_{};
+};
+
+}  // namespace
+
+void InitOptim(Napi::Env env, Napi::Object exports) {
+  Define<AdamStepOp>(env, exports, "adamStep");
+  Define<SgdStepOp>(env, exports, "sgdStep");
+  Define<NormReduceOp>(env, exports, "normReduce");
+  Define<ScaleInPlaceOp>(env, exports, "scaleInPlace");
+}
+
+}  // namespace binding
+}  // namespace foveal
