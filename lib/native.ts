@@ -108,6 +108,12 @@ export interface NativeOps {
     reduction: number, smoothing: number, ignoreIndex: number): F32
   mse(pred: F32, target: F32, out: F32 | null, reduction: number): F32
   mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
+  bceWithLogits(logits: F32, target: F32, weight: F32 | null, posWeight: F32 | null, out: F32 | null,
+    shape: readonly number[], weightShape: readonly number[] | null, posWeightShape: readonly number[] | null,
+    reduction: number): F32
+  bceWithLogitsBackward(dy: F32, logits: F32, target: F32, weight: F32 | null, posWeight: F32 | null,
+    out: F32 | null, shape: readonly number[], weightShape: readonly number[] | null,
+    posWeightShape: readonly number[] | null, reduction: number): F32
 
   // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32
