@@ -15,6 +15,8 @@ void InitNorm(Napi::Env env, Napi::Object exports);
 void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
+void InitEmbedding(Napi::Env env, Napi::Object exports);
+void InitGate(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -32,6 +34,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLoss(env, exports);
   InitDropout(env, exports);
   InitAttention(env, exports);
+  InitEmbedding(env, exports);
+  InitGate(env, exports);
   return exports;
 }
 }  // namespace
