@@ -19,6 +19,8 @@ void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
+void InitEmbedding(Napi::Env env, Napi::Object exports);
+void InitGate(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -38,6 +40,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDropout(env, exports);
   InitAttention(env, exports);
   InitRandom(env, exports);
+  InitEmbedding(env, exports);
+  InitGate(env, exports);
   return exports;
 }
 }  // namespace
