@@ -133,6 +133,9 @@ export interface NativeOps {
   channelPool(x: F32, out: F32 | null, N: number, C: number, HW: number): F32
   channelPoolBackward(dy: F32, x: F32, out: F32 | null, N: number, C: number, HW: number, accumulate: boolean): F32
 
+  // layout (lib/ops/layout.ts): y's dim d is x's dim perm[d]
+  permute(x: F32, out: F32 | null, shape: readonly number[], perm: readonly number[]): F32
+
   // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32

@@ -21,6 +21,7 @@ void InitAttention(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
 void InitEmbedding(Napi::Env env, Napi::Object exports);
 void InitGate(Napi::Env env, Napi::Object exports);
+void InitLayout(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -42,6 +43,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRandom(env, exports);
   InitEmbedding(env, exports);
   InitGate(env, exports);
+  InitLayout(env, exports);
   return exports;
 }
 }  // namespace
