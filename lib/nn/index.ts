@@ -16,3 +16,13 @@ export type { LayerNormOptions, BatchNorm2dOptions, GroupNormOptions } from './n
 export { Sequential, ModuleList, ModuleDict } from './container'
 export { CrossEntropyLoss, MSELoss } from './loss'
 export type { CrossEntropyLossOptions, MSELossOptions } from './loss'
+export { MultiheadAttention } from './attention'
+export type {
+  MultiheadAttentionOptions, MultiheadAttentionForwardOptions, MultiheadAttentionResult, MultiheadAttentionGrads,
+  AttentionMask
+} from './attention'
+export { TransformerEncoderLayer, TransformerEncoder } from './transformer'
+export type {
+  TransformerEncoderLayerOptions, TransformerEncoderLayerForwardOptions, TransformerEncoderOptions,
+  TransformerEncoderForwardOptions
+} from './transformer'
