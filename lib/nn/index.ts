@@ -26,3 +26,7 @@ export type {
   TransformerEncoderLayerOptions, TransformerEncoderLayerForwardOptions, TransformerEncoderOptions,
   TransformerEncoderForwardOptions
 } from './transformer'
+export {
+  AttentionBlock, SpatialGate, SqueezeExcitation, ECA, ChannelAttention, SpatialAttention, CBAM, NonLocal2d, AttentionPool
+} from './cnn_attention'
+export type { NonLocal2dOptions, AttentionPoolResult } from './cnn_attention'

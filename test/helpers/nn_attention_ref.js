@@ -171,9 +171,9 @@ function channelStats (xd, N, C, S) {
 }
 
 // A 1×1-conv MLP C → R → C (fc1, ReLU, fc2) on rows [M, C].
-function mlp (P, prefix, z, M, C, R) {
-  const h = activation('relu', linear(z, P(prefix + 'fc1.weight'), P(prefix + 'fc1.bias'), M, C, R))
-  return linear(h, P(prefix + 'fc2.weight'), P(prefix + 'fc2.bias'), M, R, C)
+function mlp (P, prefix, z, M, C, R, bias = true) {
+  const h = activation('relu', linear(z, P(prefix + 'fc1.weight'), bias ? P(prefix + 'fc1.bias') : null, M, C, R))
+  return linear(h, P(prefix + 'fc2.weight'), bias ? P(prefix + 'fc2.bias') : null, M, R, C)
 }
 
 function scaleChannels (xd, g, N, C, S) {
@@ -211,12 +211,12 @@ function eca (P, x, k) {
   return { out: scaleChannels(xd, g, N, C, S), attention: g }
 }
 
-/** CBAM: channel attention (shared MLP on avg and max), then spatial attention (k×k conv on [mean, max] over C). */
+/** CBAM: channel attention (shared bias-free MLP ca.fc1/ca.fc2 on avg and max), then spatial attention (k×k conv sa.conv1 on [mean, max] over C). */
 function cbam (P, x, R, k) {
   const [N, C, H, W] = x.shape; const S = H * W
   const xd = f64(x)
   const { avg, max } = channelStats(xd, N, C, S)
-  const a = mlp(P, '', avg, N, C, R); const m = mlp(P, '', max, N, C, R)
+  const a = mlp(P, 'ca.', avg, N, C, R, false); const m = mlp(P, 'ca.', max, N, C, R, false)
   const g = a.map((v, i) => sigmoid(v + m[i]))
   const x1 = scaleChannels(xd, g, N, C, S)
   const pooled = new Float64Array(N * 2 * S)
@@ -228,8 +228,8 @@ function cbam (P, x, R, k) {
       pooled[(n * 2 + 1) * S + s] = mx
     }
   }
-  const conv = conv2d({ data: pooled, shape: [N, 2, H, W] }, { data: P('conv.weight'), shape: [1, 2, k, k] },
-    { data: P('conv.bias'), shape: [1] }, { padding: (k - 1) >> 1 })
+  const conv = conv2d({ data: pooled, shape: [N, 2, H, W] }, { data: P('sa.conv1.weight'), shape: [1, 2, k, k] }, null,
+    { padding: (k - 1) >> 1 })
   const map = Float64Array.from(conv.data, sigmoid)
   const out = new Float64Array(xd.length)
   for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) out[(n * C + c) * S + s] = x1[(n * C + c) * S + s] * map[n * S + s]
