@@ -2,8 +2,8 @@
 import fv from './index.js'
 
 export const {
-  Tensor, tensor, shapeSize, ops, info, version, setNumThreads, getNumThreads, setIsa,
-  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, nn, manualSeed, initialSeed
+  Tensor, tensor, shapeSize, ops, io, nn, info, version, setNumThreads, getNumThreads, setIsa,
+  poolStats, setPoolLimit, trimPool, tidy, keep, dispose, manualSeed, initialSeed
 } = fv
 export type { Shape, TensorLike, Info, IsaName, PoolStats } from './index.js'
 export default fv

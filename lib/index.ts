@@ -3,8 +3,9 @@
 export { Tensor, tensor, shapeSize } from './tensor'
 export type { Shape, TensorLike } from './tensor'
 export * as ops from './ops'
-export { tidy, keep, dispose } from './lifetime'
+export * as io from './io'
 export * as nn from './nn'
+export { tidy, keep, dispose } from './lifetime'
 export { manualSeed, initialSeed } from './seed'
 export {
   info, version, setNumThreads, getNumThreads, setIsa, poolStats, setPoolLimit, trimPool

@@ -140,6 +140,12 @@ export interface NativeOps {
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32
   dropoutBackward(dy: F32, out: F32 | null, p: number, seed: number): F32
 
+  // convert (lib/ops/convert.ts): 16-bit float bits ↔ float32, round-to-nearest-even down
+  f16ToF32(src: Uint16Array, out: Float32Array | null): Float32Array
+  bf16ToF32(src: Uint16Array, out: Float32Array | null): Float32Array
+  f32ToF16(src: Float32Array, out: Uint16Array | null): Uint16Array
+  f32ToBf16(src: Float32Array, out: Uint16Array | null): Uint16Array
+
   // random (lib/ops/random.ts): fill t in place and return it; seed is the 64-bit Philox key
   uniform_(t: F32, lo: number, hi: number, seed: number): F32
   normal_(t: F32, mean: number, std: number, seed: number): F32

@@ -8,7 +8,8 @@ const fv = require('./helpers/fv')
 const ref = require('./reference/attention')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical } = require('./helpers/check')
-const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS, throwsLike } = require('./helpers/attention')
+const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS } = require('./helpers/attention')
+const { throwsLike } = require('./helpers/errors')
 const { binding } = require('../dist/native')
 
 const TOL = { rtol: 2e-5, atol: 2e-6 }

@@ -9,7 +9,8 @@ const fv = require('./helpers/fv')
 const ref = require('./reference/attention')
 const { rand } = require('./helpers/random')
 const { assertClose, assertBitIdentical, numericGrad, dot } = require('./helpers/check')
-const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS, throwsLike } = require('./helpers/attention')
+const { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS } = require('./helpers/attention')
+const { throwsLike } = require('./helpers/errors')
 
 const TOL = { rtol: 1e-4, atol: 1e-5 }
 

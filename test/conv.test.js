@@ -190,6 +190,27 @@ test('conv2dBackward writes into out and accumulates when asked', (t) => {
   }
 })
 
+test('conv2dBackward / conv2dTransposeBackward accumulate into the gradients given in out; dx comes back fresh', (t) => {
+  const x = rand([2, 3, 7, 6], 1); const w = rand([4, 3, 3, 3], 2)
+  const o = { padding: 1, stride: 2 }
+  const dy = rand(ref.conv2d(x, w, null, o).shape, 3)
+  const once = fv.ops.conv2dBackward(dy, x, w, o)
+  const dw = fv.tensor(Float32Array.from(once.dw.data), w.shape); const db = fv.tensor(Float32Array.from(once.db.data), [4])
+  const g = fv.ops.conv2dBackward(dy, x, w, { ...o, out: { dw, db }, accumulate: true })
+  t.is(g.dw, dw); t.is(g.db, db)
+  assertBitIdentical(t, g.dx.data, once.dx.data, 'dx fresh')
+  assertClose(t, dw.data, once.dw.data.map((v) => 2 * v), { rtol: 1e-5, atol: 1e-6, label: 'dw accumulated' })
+  assertClose(t, db.data, once.db.data.map((v) => 2 * v), { rtol: 1e-5, atol: 1e-6, label: 'db accumulated' })
+  const wt = rand([3, 2, 3, 3], 4); const xt = rand([2, 3, 4, 4], 5)
+  const dyt = rand(fv.ops.conv2dTranspose(xt, wt, null, o).shape, 6)
+  const onceT = fv.ops.conv2dTransposeBackward(dyt, xt, wt, o)
+  const dwt = fv.tensor(Float32Array.from(onceT.dw.data), wt.shape)
+  const gt = fv.ops.conv2dTransposeBackward(dyt, xt, wt, { ...o, out: { dw: dwt }, accumulate: true })
+  assertBitIdentical(t, gt.dx.data, onceT.dx.data, 'transpose dx fresh')
+  assertClose(t, dwt.data, onceT.dw.data.map((v) => 2 * v), { rtol: 1e-5, atol: 1e-6, label: 'transpose dw accumulated' })
+  t.throws(() => fv.ops.conv2dBackward(dy, x, w, { ...o, accumulate: true }), { instanceOf: RangeError, message: /^conv2dBackward: out must be at least one of dx, dw and db when accumulate is true/ })
+})
+
 test('conv2dAsync and conv2dBackwardAsync equal the sync results bit for bit', async (t) => {
   const x = rand([3, 5, 11, 13], 1); const w = rand([7, 5, 3, 3], 2); const b = rand([7], 3)
   const o = { padding: 1, stride: [1, 2] }

@@ -110,6 +110,21 @@ test('linearBackward writes into out and accumulates when asked', (t) => {
   assertClose(t, out.dx.data, once.dx.data.map((v) => 2 * v), { rtol: 1e-6, label: 'dx accumulated' })
 })
 
+test('linearBackward accumulate adds into the gradients given in out; the others come back fresh', (t) => {
+  const x = rand([6, 5], 1); const w = rand([3, 5], 2); const dy = rand([6, 3], 3)
+  const once = fv.ops.linearBackward(dy, x, w)
+  const dw = fv.tensor(Float32Array.from(once.dw.data), [3, 5]); const db = fv.tensor(new Float32Array(3).fill(1), [3])
+  const g = fv.ops.linearBackward(dy, x, w, { out: { dw, db }, accumulate: true })
+  t.is(g.dw, dw); t.is(g.db, db)
+  assertBitIdentical(t, g.dx.data, once.dx.data, 'dx fresh, not added to anything')
+  assertClose(t, dw.data, once.dw.data.map((v) => 2 * v), { rtol: 1e-6, label: 'dw accumulated' })
+  assertClose(t, db.data, once.db.data.map((v) => v + 1), { rtol: 1e-6, label: 'db accumulated' })
+  const only = fv.tensor(Float32Array.from(once.db.data), [3])
+  const h = fv.ops.linearBackward(dy, x, w, { out: { db: only }, accumulate: true })
+  assertBitIdentical(t, h.dw.data, once.dw.data, 'dw fresh')
+  assertClose(t, only.data, once.db.data.map((v) => 2 * v), { rtol: 1e-6, label: 'db alone accumulated' })
+})
+
 test('linearAsync and linearBackwardAsync equal the sync results bit for bit', async (t) => {
   const x = rand([37, 70], 1); const w = rand([19, 70], 2); const b = rand([19], 3); const dy = rand([37, 19], 4)
   assertBitIdentical(t, (await fv.ops.linearAsync(x, w, b)).data, fv.ops.linear(x, w, b).data, 'y')

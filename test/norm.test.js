@@ -180,6 +180,32 @@ test('norms write into out; Async equals sync bit for bit (running stats include
   await t.throwsAsync(fv.ops.groupNormAsync(s.x, 4), { instanceOf: RangeError, message: /^groupNorm: numGroups must be a divisor of the channel count C=6, got 4/ })
 })
 
+test('norm backwards accumulate into the gradients given in out (old + new exactly); the others come back fresh', (t) => {
+  const cases = [
+    ['layerNormBackward', [5, 6], (dy, x, w, o) => fv.ops.layerNormBackward(dy, x, [6], w, o), [6]],
+    ['layerNormBackward 300 rows', [300, 7], (dy, x, w, o) => fv.ops.layerNormBackward(dy, x, 7, w, o), [7]],
+    ['batchNorm2dBackward training', [3, 4, 2, 2], (dy, x, w, o) => fv.ops.batchNorm2dBackward(dy, x, null, null, w, { ...o, training: true }), [4]],
+    ['batchNorm2dBackward eval', [3, 4, 2, 2], (dy, x, w, o) => fv.ops.batchNorm2dBackward(dy, x, rand([4], 9), rand([4], 10, 0.5, 1.5), w, o), [4]],
+    ['groupNormBackward', [2, 4, 3], (dy, x, w, o) => fv.ops.groupNormBackward(dy, x, 2, w, o), [4]]
+  ]
+  for (const [label, xShape, run, pShape] of cases) {
+    const x = rand(xShape, 1); const dy = rand(xShape, 2); const w = rand(pShape, 3)
+    const once = run(dy, x, w, {})
+    const dweight = fv.tensor(new Float32Array(size(pShape)).fill(0.5), pShape)
+    const dxOut = fv.tensor(new Float32Array(size(xShape)).fill(-1), xShape)
+    const g = run(dy, x, w, { out: { dweight, dx: dxOut }, accumulate: true })
+    t.is(g.dweight, dweight); t.is(g.dx, dxOut)
+    assertBitIdentical(t, dweight.data, once.dweight.data.map((v) => v + 0.5), `${label}: dweight accumulated`)
+    assertBitIdentical(t, dxOut.data, once.dx.data.map((v) => v - 1), `${label}: dx accumulated`)
+    assertBitIdentical(t, g.dbias.data, once.dbias.data, `${label}: dbias fresh`)
+    const dbias = fv.tensor(Float32Array.from(once.dbias.data), pShape)
+    const h = run(dy, x, w, { out: { dbias }, accumulate: true })
+    assertBitIdentical(t, dbias.data, once.dbias.data.map((v) => 2 * v), `${label}: dbias accumulated`)
+    assertBitIdentical(t, h.dx.data, once.dx.data, `${label}: dx fresh`)
+    t.throws(() => run(dy, x, w, { accumulate: true }), { instanceOf: RangeError, message: /must be at least one of dx, dweight and dbias when accumulate is true/ })
+  }
+})
+
 test('norms are bit-identical across runs and thread counts', (t) => {
   const x = rand([8, 64, 28, 28], 90); const dy = rand([8, 64, 28, 28], 91)
   const w = rand([64], 92); const b = rand([64], 93); const rm = rand([64], 94); const rv = rand([64], 95, 0.5, 2)

@@ -4,6 +4,7 @@
 // layer re-checks what it is given, so calling the binding directly with lies is safe too.
 const test = require('ava')
 const fv = require('./helpers/fv')
+const { throwsLike, rejectsLike } = require('./helpers/errors')
 const { binding } = require('../dist/native')
 const { rand } = require('./helpers/random')
 
@@ -11,15 +12,6 @@ const x = rand([4, 3], 1)
 const w = rand([5, 3], 2)
 const b = rand([5], 3)
 
-function throwsLike (t, fn, type, ...parts) {
-  const err = t.throws(fn, { instanceOf: type })
-  for (const p of parts) t.true(err.message.includes(p), `message "${err.message}" should include "${p}"`)
-}
-
-async function rejectsLike (t, promise, type, ...parts) {
-  const err = await t.throwsAsync(promise, { instanceOf: type })
-  for (const p of parts) t.true(err.message.includes(p), `message "${err.message}" should include "${p}"`)
-}
 
 test('tensor(): data of the wrong kind, a bad shape, or a shape that does not fit the data', (t) => {
   throwsLike(t, () => fv.tensor('abc', [3]), TypeError, 'tensor', 'data')

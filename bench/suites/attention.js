@@ -11,6 +11,7 @@
 // FLOPs: 2·B·H·Lq·Lk·(D+Dv) forward (4·B·H·L²·D when Dv = D), halved when causal;
 // backward 2.5× the forward's. A last section runs one L = 16384 call in a child process
 // and reports its peak RSS (VmHWM) beside the size of the inputs.
+const { rand } = require('../lib/data')
 const { spawnSync } = require('child_process')
 const { model } = require('../lib/onnx')
 
@@ -26,12 +27,6 @@ const SHAPES = [
   { B: 8, H: 1, L: 3136, D: 32, Dv: 64 }
 ]
 
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 function name (s) {
   return `q=[${s.B},${s.H},${s.L},${s.D}]${s.Dv && s.Dv !== s.D ? ` Dv=${s.Dv}` : ''}${s.causal ? ' causal' : ''}`

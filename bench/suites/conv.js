@@ -3,6 +3,7 @@
 // MaxPool / AveragePool / GlobalAveragePool, tfjs-wasm's conv2d / depthwiseConv2d / pools
 // (NHWC, its native layout; forward only: its wasm backend has no filter gradient) and
 // PyTorch's F.conv2d / pools (oneDNN), on issue 5's shapes, in the same run.
+const { rand } = require('../lib/data')
 const { model } = require('../lib/onnx')
 
 // Issue 5's rows. 'same' at stride 1 is padding 1 for 3×3.
@@ -24,12 +25,6 @@ const POOL = [
   { name: 'globalAvgPool 256@14×14', op: 'global', N: 8, C: 256, H: 14, W: 14 }
 ]
 
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 function outSize (n, k, s, p) { return Math.floor((n + 2 * p - k) / s) + 1 }
 

@@ -4,7 +4,7 @@
 // onnxruntime-node's MatMul, tfjs-wasm's matMul and PyTorch's torch.matmul (OpenBLAS).
 // foveal is timed allocating its result (fv.ops.matmul) and writing into `out`.
 const { model } = require('../lib/onnx')
-const { rand } = require('./linear')
+const { rand } = require('../lib/data')
 
 // M × K × N. 3136 = 56·56 positions, 576 = 64 channels · 3·3: a ResNet stage-1 3×3 conv
 // as NHWC im2col (3136×576×64), its weight gradient (64×3136×576: dy·colᵀ), and the NCHW

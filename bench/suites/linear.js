@@ -1,6 +1,7 @@
 'use strict'
 // linear (x·wᵀ + b) beside onnxruntime-node's Gemm, tfjs-wasm's matMul and PyTorch's
 // F.linear: the pattern every suite follows (foveal allocating, foveal with `out`, peers).
+const { rand } = require('../lib/data')
 const { model } = require('../lib/onnx')
 
 const SHAPES = [
@@ -10,12 +11,6 @@ const SHAPES = [
   { M: 4096, K: 64, N: 64 }
 ]
 
-function rand (n, seed) {
-  const a = new Float32Array(n)
-  let s = seed
-  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) - 0.5 }
-  return a
-}
 
 async function run ({ fv, report, measure, ort, tfjs, torch, quick }) {
   const suite = 'linear'
@@ -57,4 +52,4 @@ async function run ({ fv, report, measure, ort, tfjs, torch, quick }) {
   }
 }
 
-module.exports = { run, rand }
+module.exports = { run }

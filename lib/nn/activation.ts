@@ -196,7 +196,7 @@ export interface DropoutOptions {
 
 /**
  * Zeroes each element with probability p in training and scales the rest by 1/(1 − p);
- * the identity in eval (it returns x itself). Each training forward draws a fresh seed
+ * the identity in eval (a Tensor over x's own data, no copy). Each training forward draws a fresh seed
  * from the global stream (fv.manualSeed) and its backward regenerates the same mask.
  */
 export class Dropout extends Module {

@@ -3,7 +3,7 @@
 // passes between them: it disposes each once nothing needs it any more (DESIGN.md, "Memory
 // is part of speed"), never the input it was given, the output it returned, the dy it was
 // given or the dx it returns, nor anything sharing their memory (a Flatten's view).
-import { type Tensor, type TensorLike } from '../tensor'
+import { Tensor, type TensorLike } from '../tensor'
 import { describe, rangeError, typeError } from '../validate'
 import { Module } from './module'
 import { release } from './util'
@@ -91,7 +91,8 @@ export class Sequential extends Indexed {
     if (acts === null) return
     this.#acts = null
     const x = acts[0]; const y = acts[acts.length - 1]
-    for (let i = 1; i < acts.length - 1; i++) release(acts[i], x, y, ...acts.slice(i + 1))
+    // Later activations that share an earlier one's memory go with it (released last to first).
+    for (let i = acts.length - 2; i >= 1; i--) release(acts[i], x, y, acts[i - 1])
   }
 
   forward (x: TensorLike): Tensor {
@@ -135,34 +136,63 @@ export class Sequential extends Indexed {
   }
 
   backward (dy: TensorLike): Tensor {
-    const acts = this.#take()
-    const n = this.length
-    const x = acts[0]; const y = acts[n]
-    let g: TensorLike = dy
-    for (let i = n - 1; i >= 0; i--) {
-      const gi = this[i]!.backward(g) as TensorLike
-      // Child i is done: g (child i+1's gradient) and a_{i+1} (child i's output) are not
-      // needed again, unless they share memory with something that is.
-      if (g !== dy) release(g, dy, gi, x, y)
-      if (i + 1 < n) release(acts[i + 1], x, y, dy, gi, acts[i])
-      g = gi
-    }
-    return g as Tensor
+    const b = new BackwardPass(this.#take(), this.length, dy)
+    for (let i = this.length - 1; i >= 0; i--) b.after(i, this[i]!.backward(b.g) as TensorLike)
+    return b.g as Tensor
   }
 
   override async backwardAsync (dy: TensorLike): Promise<Tensor> {
-    const acts = this.#take()
-    const n = this.length
-    const x = acts[0]; const y = acts[n]
-    let g: TensorLike = dy
-    for (let i = n - 1; i >= 0; i--) {
-      const gi = await this[i]!.backwardAsync(g) as TensorLike
-      if (g !== dy) release(g, dy, gi, x, y)
-      if (i + 1 < n) release(acts[i + 1], x, y, dy, gi, acts[i])
-      g = gi
-    }
-    return g as Tensor
+    const b = new BackwardPass(this.#take(), this.length, dy)
+    for (let i = this.length - 1; i >= 0; i--) b.after(i, await this[i]!.backwardAsync(b.g) as TensorLike)
+    return b.g as Tensor
   }
+}
+
+/**
+ * The bookkeeping of one Sequential backward. After child i's backward, g (child i+1's
+ * gradient) and a_{i+1} (child i's output) are needed no more: each is disposed unless its
+ * memory is shared with something that is (the caller's x, y, dy, the new gradient, or
+ * a_i, which a view a_{i+1} then goes with). Each tensor's buffer is read once.
+ */
+class BackwardPass {
+  g: TensorLike
+  #gBuffer: ArrayBufferLike
+  readonly #acts: TensorLike[]
+  readonly #n: number
+  readonly #x: ArrayBufferLike
+  readonly #y: ArrayBufferLike
+  readonly #dy: ArrayBufferLike
+  #next: ArrayBufferLike  // a_{i+1}'s buffer
+
+  constructor (acts: TensorLike[], n: number, dy: TensorLike) {
+    this.#acts = acts
+    this.#n = n
+    this.g = dy
+    this.#dy = this.#gBuffer = dy.data.buffer
+    this.#x = acts[0]!.data.buffer
+    this.#y = acts[n]!.data.buffer
+    this.#next = this.#y
+  }
+
+  after (i: number, gi: TensorLike): void {
+    const giBuffer = gi.data.buffer
+    const ai = this.#acts[i]!
+    const aiBuffer = ai.data.buffer
+    const x = this.#x; const y = this.#y; const dy = this.#dy
+    const gb = this.#gBuffer
+    if (gb !== dy && gb !== giBuffer && gb !== x && gb !== y) drop(this.g)
+    if (i + 1 < this.#n) {
+      const nb = this.#next
+      if (nb !== x && nb !== y && nb !== dy && nb !== giBuffer && nb !== aiBuffer) drop(this.#acts[i + 1]!)
+    }
+    this.g = gi
+    this.#gBuffer = giBuffer
+    this.#next = aiBuffer
+  }
+}
+
+function drop (t: TensorLike): void {
+  if (t instanceof Tensor && !t.isDisposed) t.dispose()
 }
 
 /** A list of modules, registered as children "0", "1", … (no forward of its own). */

@@ -4,10 +4,10 @@
 import * as ops from '../ops'
 import { type Tensor, type TensorLike } from '../tensor'
 import { describe, rangeError, typeError } from '../validate'
-import { kaimingUniform_, uniform_, calculateFans } from './init'
+import { kaimingUniform_, uniform_ } from './init'
 import { Module } from './module'
 import { Parameter } from './parameter'
-import { boolArg, gradOf, intArg, noForward, options, pairArg, zeros } from './util'
+import { boolArg, fans, gradOf, intArg, noForward, options, pairArg, zeros } from './util'
 
 type Pair = number | readonly [number, number]
 
@@ -104,7 +104,7 @@ abstract class ConvBase<G extends object> extends Module {
   resetParameters (): void {
     kaimingUniform_(this.weight, { a: Math.sqrt(5) })
     if (this.bias !== null) {
-      const [fanIn] = calculateFans(this.#cls, this.weight.value.shape)
+      const [fanIn] = fans(this.#cls, this.weight.value.shape)
       const bound = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0
       uniform_(this.bias, -bound, bound)
     }

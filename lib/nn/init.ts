@@ -6,8 +6,9 @@
 import { uniform_ as uniformOp, normal_ as normalOp } from '../ops/random'
 import { nextSeed } from '../seed'
 import { Tensor } from '../tensor'
-import { describe, fmtShape, rangeError, typeError } from '../validate'
+import { describe, rangeError, typeError } from '../validate'
 import { Parameter } from './parameter'
+import { fans } from './util'
 
 type Target = Tensor | Parameter
 
@@ -67,19 +68,6 @@ export function calculateGain (nonlinearity: Nonlinearity, param?: number): numb
   }
 }
 
-/**
- * [fanIn, fanOut] of a weight (PyTorch's _calculate_fan_in_and_fan_out): dim 1 and dim 0
- * times the receptive field (the product of dims 2…). Needs at least 2 dims.
- */
-export function calculateFans (fn: string, shape: readonly number[]): [number, number] {
-  if (shape.length < 2) {
-    rangeError(fn, 'tensor', 'at least 2 dimensions to compute fan in and fan out', fmtShape(shape))
-  }
-  let receptive = 1
-  for (let i = 2; i < shape.length; i++) receptive *= shape[i]!
-  return [shape[1]! * receptive, shape[0]! * receptive]
-}
-
 /** Fills with values uniform in [a, b) (default [0, 1)). Returns its argument. */
 export function uniform_<T extends Target> (tensor: T, a = 0, b = 1): T {
   const t = tensorOf('uniform_', tensor)
@@ -133,7 +121,7 @@ function kaimingStd (fn: string, t: Tensor, aOrOpts: number | KaimingOptions | u
     if (typeof mode !== 'string') typeError(fn, 'mode', "'fan_in' or 'fan_out'", describe(mode))
     rangeError(fn, 'mode', "'fan_in' or 'fan_out'", describe(mode))
   }
-  const [fanIn, fanOut] = calculateFans(fn, t.shape)
+  const [fanIn, fanOut] = fans(fn, t.shape)
   if (t.size === 0) return null  // PyTorch: initialising a zero-element tensor is a no-op
   const fan = mode === 'fan_out' ? fanOut : fanIn
   const gain = calculateGain((nonlinearity ?? 'leaky_relu') as Nonlinearity, slope)
@@ -174,7 +162,7 @@ function xavierStd (fn: string, t: Tensor, gainArg: number | { gain?: number } |
     gain = gainArg.gain
   }
   const g = finite(fn, 'gain', gain, 1)
-  const [fanIn, fanOut] = calculateFans(fn, t.shape)
+  const [fanIn, fanOut] = fans(fn, t.shape)
   return fanIn + fanOut === 0 ? 0 : g * Math.sqrt(2 / (fanIn + fanOut))
 }
 

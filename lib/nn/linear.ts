@@ -51,22 +51,26 @@ export class Linear extends Module {
   }
 
   backward (dy: TensorLike): Tensor {
-    const a = this.#args(dy)
-    return this.#finish(ops.linearBackward(...a))
+    const x = this.#take()
+    return this.#finish(ops.linearBackward(dy, x, this.weight.value, this.#gradOpts()))
   }
 
   override async backwardAsync (dy: TensorLike): Promise<Tensor> {
-    const a = this.#args(dy)
-    return this.#finish(await ops.linearBackwardAsync(...a))
+    const x = this.#take()
+    return this.#finish(await ops.linearBackwardAsync(dy, x, this.weight.value, this.#gradOpts()))
   }
 
-  #args (dy: TensorLike): Parameters<typeof ops.linearBackward> {
+  #take (): TensorLike {
     const x = this.#x
     if (x === null) noForward('Linear')
     this.#x = null
+    return x
+  }
+
+  #gradOpts (): ops.LinearBackwardOptions {
     const dw = gradOf(this.weight)
     const db = gradOf(this.bias)
-    return [dy, x, this.weight.value, { out: { dw, db }, accumulate: dw !== undefined || db !== undefined }]
+    return { out: { dw, db }, accumulate: dw !== undefined || db !== undefined }
   }
 
   // The gradients not accumulated into a parameter (a frozen weight, no bias) are dropped.

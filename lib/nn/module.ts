@@ -30,6 +30,12 @@ export type StateDict = Record<string, StateTensor>
  * Memory: a module never disposes a tensor it was given (forward's input, backward's dy)
  * or one it returned; it disposes what it computed for itself once backward has used it.
  * Containers dispose the activations and gradients they pass between their children.
+ * What forward cached (its input, or its output for Sigmoid / Tanh / Softmax) must stay
+ * alive and unchanged until backward.
+ *
+ * There is no autograd: backward goes back through the last forward, once. So a module
+ * instance appears once per step (weight sharing needs the gradient of each use), and one
+ * forward/backward of an instance is in flight at a time (forwardAsync / backwardAsync).
  */
 export abstract class Module {
   /** Training mode (dropout active, batch statistics used and updated); see train()/eval(). */

@@ -2,8 +2,21 @@
 // by the class: `Conv2d: kernelSize must be a positive integer or [h, w], got 0`), the
 // gradient targets of parameters, and the release rule for tensors a module made.
 import { Tensor, type TensorLike } from '../tensor'
-import { describe, optionsArg, rangeError, typeError } from '../validate'
+import { describe, fmtShape, optionsArg, rangeError, typeError } from '../validate'
 import { type Parameter } from './parameter'
+
+/**
+ * [fanIn, fanOut] of a weight (PyTorch's _calculate_fan_in_and_fan_out): dim 1 and dim 0
+ * times the receptive field (the product of dims 2…). Needs at least 2 dims.
+ */
+export function fans (fn: string, shape: readonly number[]): [number, number] {
+  if (shape.length < 2) {
+    rangeError(fn, 'tensor', 'at least 2 dimensions to compute fan in and fan out', fmtShape(shape))
+  }
+  let receptive = 1
+  for (let i = 2; i < shape.length; i++) receptive *= shape[i]!
+  return [shape[1]! * receptive, shape[0]! * receptive]
+}
 
 /** An options object with only the given keys (a typo is a TypeError naming the class). */
 export function options<K extends string> (cls: string, value: unknown, known: readonly K[]): Partial<Record<K, unknown>> {
@@ -69,15 +82,20 @@ export function zeros (shape: readonly number[]): Tensor {
   return new Tensor(new Float32Array(n), shape)
 }
 
+type Maybe = TensorLike | null | undefined
+
+const shares = (k: Maybe, buffer: ArrayBufferLike): boolean => k !== null && k !== undefined && k.data.buffer === buffer
+
 /**
  * Disposes `t`, a tensor a module or container made for itself, unless its memory is
- * shared with one of `keep` (a reshape of an input, an identity's output): a view's fate
- * is its buffer's, so that tensor then goes with the one it shares.
+ * shared with one of k1…k6 (a reshape of an input, an identity's output): a view's fate is
+ * its buffer's, so that tensor then goes with the one it shares. (Fixed arity: it runs
+ * between every two children of a Sequential, and a rest array would be garbage each time.)
  */
-export function release (t: TensorLike | null | undefined, ...keep: Array<TensorLike | null | undefined>): void {
+export function release (t: Maybe, k1?: Maybe, k2?: Maybe, k3?: Maybe, k4?: Maybe, k5?: Maybe, k6?: Maybe): void {
   if (!(t instanceof Tensor) || t.isDisposed) return
-  const buffer = t.data.buffer
-  for (const k of keep) if (k !== null && k !== undefined && k.data.buffer === buffer) return
+  const b = t.data.buffer
+  if (shares(k1, b) || shares(k2, b) || shares(k3, b) || shares(k4, b) || shares(k5, b) || shares(k6, b)) return
   t.dispose()
 }
 

@@ -18,6 +18,7 @@ void InitNorm(Napi::Env env, Napi::Object exports);
 void InitLoss(Napi::Env env, Napi::Object exports);
 void InitDropout(Napi::Env env, Napi::Object exports);
 void InitAttention(Napi::Env env, Napi::Object exports);
+void InitConvert(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
 void InitEmbedding(Napi::Env env, Napi::Object exports);
 void InitGate(Napi::Env env, Napi::Object exports);
@@ -40,6 +41,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitLoss(env, exports);
   InitDropout(env, exports);
   InitAttention(env, exports);
+  InitConvert(env, exports);
   InitRandom(env, exports);
   InitEmbedding(env, exports);
   InitGate(env, exports);

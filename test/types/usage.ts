@@ -21,4 +21,44 @@ fv.ops.linear(x, w, null, { outt: x })
 // @ts-expect-error not an ISA name
 fv.setIsa('sse9')
 
-export { dx, p }
+// fv.nn: modules, losses, init, seeding
+fv.manualSeed(1)
+const seed: bigint = fv.initialSeed()
+const net = new fv.nn.Sequential(new fv.nn.Conv2d(1, 8, 3, { padding: 1 }), new fv.nn.ReLU(), new fv.nn.Flatten(),
+  new fv.nn.Linear(8 * 4 * 4, 2))
+const logits: fv.Tensor = net.forward(fv.tensor(new Float32Array(16), [1, 1, 4, 4]))
+const ce = new fv.nn.CrossEntropyLoss({ labelSmoothing: 0.1 })
+const lossValue: fv.Tensor = ce.forward(logits, Int32Array.of(1))
+const dIn: Promise<fv.Tensor> = net.backwardAsync(ce.backward())
+const params: fv.nn.Parameter[] = net.parameters()
+fv.nn.init.kaimingUniform_(params[0]!, { a: Math.sqrt(5) })
+const tracked: bigint = new fv.nn.BatchNorm2d(3, { momentum: null }).numBatchesTracked
+const filled: fv.Tensor = fv.ops.normal_(fv.tensor(new Float32Array(4), [4]), 0, 1, 7)
+// @ts-expect-error unknown option
+new fv.nn.Linear(3, 2, { bais: false })
+// @ts-expect-error a kernel size is a number or [h, w]
+new fv.nn.Conv2d(1, 2, '3')
+
+// fv.io: loaded records narrow to Tensor or an integer tensor by dtype
+const sd = fv.io.loadSafetensors('model.safetensors')
+const w0 = sd['w']
+const wdata: Float32Array | undefined = w0 instanceof fv.Tensor ? w0.data : undefined
+const steps = sd['bn.num_batches_tracked']
+const count: BigInt64Array | undefined = steps !== undefined && !(steps instanceof fv.Tensor) && steps.dtype === 'I64' ? steps.data : undefined
+fv.io.saveSafetensors('model.safetensors', {
+  w: x,
+  h: { data: new Float32Array(2), shape: [2], dtype: 'F16' },
+  n: { data: new BigInt64Array(1), shape: [] },
+  m: { data: new Uint8Array(2), shape: [2], dtype: 'BOOL' }
+}, { epoch: '1' })
+const saved: Promise<void> = fv.io.saveSafetensorsAsync('model.safetensors', new Map([['w', x]]), null, { dtype: 'BF16' })
+const meta: Promise<Record<string, string>> = fv.io.readSafetensorsMetadataAsync('model.safetensors')
+const half: Uint16Array = fv.ops.f32ToF16(new Float32Array(4))
+// @ts-expect-error a Float64Array is not a tensor to save
+fv.io.saveSafetensors('model.safetensors', { w: { data: new Float64Array(2), shape: [2] } })
+// @ts-expect-error not a float dtype
+fv.io.saveSafetensors('model.safetensors', { w: x }, null, { dtype: 'I64' })
+// @ts-expect-error metadata values are strings
+fv.io.saveSafetensors('model.safetensors', { w: x }, { epoch: 1 })
+
+export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled }

@@ -1,0 +1,2 @@
+// fv.io: checkpoints (safetensors).
+export * from './safetensors'
