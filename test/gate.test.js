@@ -140,7 +140,8 @@ test('gates write into out (accumulate adds); Async equals sync bit for bit', as
 })
 
 test('gates are bit-identical across runs and thread counts', (t) => {
-  // [8,32,56,56]: 32 tasks in 32 chunks for the weight gradients; [3,300,20,20]: one group per task.
+  // Many tasks and chunks for the weight gradients: [8,32,56,56] in register groups,
+  // [3,300,20,20] in blocks.
   const a = gateInputs([8, 32, 56, 56], 1); const b = gateInputs([3, 300, 20, 20], 2, 'vector')
   const run = () => {
     const res = []
@@ -156,21 +157,25 @@ test('gates are bit-identical across runs and thread counts', (t) => {
 })
 
 test.serial('gates: every ISA variant this CPU supports matches the reference', (t) => {
-  const shape = [2, 13, 5, 19]; const [N, C, H, W] = shape
-  const g = gateInputs(shape, 5, 'vector')
-  const e = ref.spatialGate(g.x.data, ...refArgs(g, shape))
-  const eb = ref.spatialGateBackward(g.dOut.data, g.x.data, ...refArgs(g, shape))
-  const dy = rand([N, 2, H, W], 6)
-  forEachIsa((isa) => {
-    const r = fv.ops.spatialGate(g.x, g.wa, g.ba, g.wb, g.bb)
-    assertClose(t, r.out, e.out, { rtol: 1e-5, atol: 1e-6, label: `${isa} spatialGate out` })
-    assertClose(t, r.gate, e.gate, { rtol: 1e-5, atol: 1e-6, label: `${isa} spatialGate gate` })
-    const d = fv.ops.spatialGateBackward(g.dOut, g.x, g.wa, g.ba, g.wb, g.bb)
-    assertClose(t, d.dx, eb.dx, { rtol: 1e-5, atol: 1e-6, label: `${isa} dx` })
-    for (const k of ['dwa', 'dba', 'dwb', 'dbb']) assertClose(t, d[k], eb[k], { rtol: 1e-4, atol: 2e-5, label: `${isa} ${k}` })
-    assertClose(t, fv.ops.channelPool(g.x), ref.channelPool(g.x.data, N, C, H * W), { rtol: 1e-6, atol: 1e-7, label: `${isa} channelPool` })
-    assertClose(t, fv.ops.channelPoolBackward(dy, g.x), ref.channelPoolBackward(dy.data, g.x.data, N, C, H * W), { rtol: 1e-6, atol: 1e-7, label: `${isa} channelPoolBackward` })
-  })
+  // C = 13: the backward's register groups; C = 80: its blocks.
+  for (const shape of [[2, 13, 5, 19], [1, 80, 3, 37]]) {
+    const [N, C, H, W] = shape
+    const g = gateInputs(shape, 5, 'vector')
+    const e = ref.spatialGate(g.x.data, ...refArgs(g, shape))
+    const eb = ref.spatialGateBackward(g.dOut.data, g.x.data, ...refArgs(g, shape))
+    const dy = rand([N, 2, H, W], 6)
+    forEachIsa((isa) => {
+      const l = `${isa} x=${sh(shape)}`
+      const r = fv.ops.spatialGate(g.x, g.wa, g.ba, g.wb, g.bb)
+      assertClose(t, r.out, e.out, { rtol: 1e-5, atol: 1e-6, label: `${l} spatialGate out` })
+      assertClose(t, r.gate, e.gate, { rtol: 1e-5, atol: 1e-6, label: `${l} spatialGate gate` })
+      const d = fv.ops.spatialGateBackward(g.dOut, g.x, g.wa, g.ba, g.wb, g.bb)
+      assertClose(t, d.dx, eb.dx, { rtol: 1e-5, atol: 1e-6, label: `${l} dx` })
+      for (const k of ['dwa', 'dba', 'dwb', 'dbb']) assertClose(t, d[k], eb[k], { rtol: 1e-4, atol: 2e-5, label: `${l} ${k}` })
+      assertClose(t, fv.ops.channelPool(g.x), ref.channelPool(g.x.data, N, C, H * W), { rtol: 1e-6, atol: 1e-7, label: `${l} channelPool` })
+      assertClose(t, fv.ops.channelPoolBackward(dy, g.x), ref.channelPoolBackward(dy.data, g.x.data, N, C, H * W), { rtol: 1e-6, atol: 1e-7, label: `${l} channelPoolBackward` })
+    })
+  }
 })
 
 test('gates reject bad input with TypeError / RangeError naming the op and argument', (t) => {

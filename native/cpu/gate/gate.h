@@ -6,9 +6,11 @@
 //    input), and its backward.
 //
 // Layout: x is [N, C, HW] (NCHW with H·W flattened). Work is split into tasks of one image
-// and a block of pixels; within a task, a register group of pixels (a few vectors along
-// W) is swept over all C channels for the per-pixel reductions, then swept again for the
-// outputs while those rows are still in L1/L2, so x comes from memory once.
+// and a span of pixels; a task sweeps its pixels over all C channel rows for the
+// per-pixel reductions (vectorised along W), then sweeps them again for the outputs
+// while those rows are still in L1/L2, so x comes from memory once. (How many pixels are
+// swept together, and where their per-pixel values live, is chosen per kernel from
+// measurements: see gate_kernels.h.)
 //
 // Determinism: every per-pixel value is computed by one lane in channel order, whatever
 // the task split. The weight gradients of spatialGateBackward sum over N·H·W: each task
