@@ -40,7 +40,7 @@ function permute (x, shape, perm) {
  * MultiheadAttention by definition. cfg: { E, H, Hkv, kdim, vdim, batchFirst, bias };
  * inputs [L, B, ·] / [B, L, ·] / [L, ·]; opts: { keyPaddingMask (Uint8Array, 1 = ignore),
  * attnMask ({ data, shape } floats [Lq,Lk] / [B·H,Lq,Lk], or Uint8Array, 1 = hidden),
- * isCausal, averageAttnWeights }. Returns { out: Float64Array, weights: Float64Array }.
+ * isCausal, averageAttnWeights, dropout + seed (the kernel's mask) }. Returns { out: Float64Array, weights: Float64Array }.
  */
 function mha (P, cfg, query, key, value, opts = {}) {
   const { E, H } = cfg
@@ -86,7 +86,8 @@ function mha (P, cfg, query, key, value, opts = {}) {
       }
     }
   }
-  const r = attention(q, k, v, { B, Hq: H, Hkv, Lq, Lk, D, Dv: D }, { mask: { data: mask, shape: [B, H, Lq, Lk] } })
+  const r = attention(q, k, v, { B, Hq: H, Hkv, Lq, Lk, D, Dv: D },
+    { mask: { data: mask, shape: [B, H, Lq, Lk] }, dropout: opts.dropout, seed: opts.seed })
   const merged = permute(r.out, [B, H, Lq, D], bf ? [0, 2, 1, 3] : [2, 0, 1, 3])
   const out = linear(merged, P('out_proj.weight'), cfg.bias === false ? null : P('out_proj.bias'), B * Lq, E, E)
   let weights = r.weights
@@ -118,18 +119,19 @@ function layerNorm (x, D, w, b, eps) {
 
 const addArrays = (a, b) => a.map((v, i) => v + b[i])
 
-/** TransformerEncoderLayer in eval mode (dropout off). cfg: { E, H, F, activation, normFirst, batchFirst, eps }. */
+/** TransformerEncoderLayer in eval mode (dropout off). cfg: { E, H, F, activation, normFirst, batchFirst, eps, bias }. */
 function encoderLayer (P, cfg, src, opts = {}, prefix = '') {
   const p = (n) => P(prefix + n)
-  const sa = (x) => mha((n) => p('self_attn.' + n), { E: cfg.E, H: cfg.H, batchFirst: cfg.batchFirst }, { data: x, shape: src.shape },
+  const pb = (n) => cfg.bias === false ? null : p(n)
+  const sa = (x) => mha((n) => p('self_attn.' + n), { E: cfg.E, H: cfg.H, batchFirst: cfg.batchFirst, bias: cfg.bias }, { data: x, shape: src.shape },
     { data: x, shape: src.shape }, { data: x, shape: src.shape }, { keyPaddingMask: opts.srcKeyPaddingMask, attnMask: opts.srcMask, isCausal: opts.isCausal }).out
   const M = src.data.length / cfg.E
   const ff = (x) => {
-    const h = activation(cfg.activation === 'gelu' ? 'gelu' : 'relu', linear(x, p('linear1.weight'), p('linear1.bias'), M, cfg.E, cfg.F))
-    return linear(h, p('linear2.weight'), p('linear2.bias'), M, cfg.F, cfg.E)
+    const h = activation(cfg.activation === 'gelu' ? 'gelu' : 'relu', linear(x, p('linear1.weight'), pb('linear1.bias'), M, cfg.E, cfg.F))
+    return linear(h, p('linear2.weight'), pb('linear2.bias'), M, cfg.F, cfg.E)
   }
-  const n1 = (x) => layerNorm(x, cfg.E, p('norm1.weight'), p('norm1.bias'), cfg.eps ?? 1e-5)
-  const n2 = (x) => layerNorm(x, cfg.E, p('norm2.weight'), p('norm2.bias'), cfg.eps ?? 1e-5)
+  const n1 = (x) => layerNorm(x, cfg.E, p('norm1.weight'), pb('norm1.bias'), cfg.eps ?? 1e-5)
+  const n2 = (x) => layerNorm(x, cfg.E, p('norm2.weight'), pb('norm2.bias'), cfg.eps ?? 1e-5)
   let x = f64(src)
   if (cfg.normFirst) {
     x = addArrays(x, sa(n1(x)))
