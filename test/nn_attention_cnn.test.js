@@ -95,6 +95,15 @@ test('CNN attention blocks: state-dict names and shapes (PyTorch layouts), round
   t.deepEqual(shapes(new nn.NonLocal2d(16, { inter: 4, bnLayer: false })), [['g.weight', [4, 16, 1, 1]], ['g.bias', [4]],
     ['W_z.weight', [16, 4, 1, 1]], ['W_z.bias', [16]], ['theta.weight', [4, 16, 1, 1]], ['theta.bias', [4]], ['phi.weight', [4, 16, 1, 1]], ['phi.bias', [4]]])
   t.deepEqual(shapes(new nn.AttentionPool(32)), [['score.weight', [1, 32]], ['score.bias', [1]]])
+  // PyTorch's positional arguments, or an options object in place of the ones left out.
+  t.deepEqual(shapes(new nn.CBAM(64, { kernel: 3 })).slice(2), [['sa.conv1.weight', [1, 2, 3, 3]]])
+  t.deepEqual(shapes(new nn.CBAM(64, 8, { kernel: 5 })).map(([, s]) => s[0]), [8, 64, 1])
+  t.deepEqual(shapes(new nn.SqueezeExcitation(64, { squeezeChannels: 6 })).slice(0, 1), [['fc1.weight', [6, 64, 1, 1]]])
+  t.deepEqual(shapes(new nn.SqueezeExcitation(64, { reduction: 8 })).slice(0, 1), [['fc1.weight', [8, 64, 1, 1]]])
+  t.deepEqual(shapes(new nn.ECA(64, { kernel: 7 })), [['conv.weight', [1, 1, 7]]])
+  throwsLike(t, () => new nn.CBAM(64, 8, { reduction: 4 }), TypeError, 'CBAM', 'reduction', 'given once')
+  throwsLike(t, () => new nn.CBAM(64, { kernel: 3 }, 5), TypeError, 'CBAM', 'options')
+  throwsLike(t, () => new nn.ECA(64, { k: 3 }), TypeError, 'ECA', "unknown key 'k'")
   // The non-local block starts as the identity (W_z's BatchNorm, or conv, zero).
   const x = rand([1, 16, 3, 3], 1)
   assertBitIdentical(t, new nn.NonLocal2d(16).eval().forward(x).data, x.data, 'identity at init (BatchNorm)')

@@ -27,6 +27,36 @@ function input4d (cls: string, x: unknown, channels: number): Checked & { N: num
   return { ...X, N, C, H, W }
 }
 
+/**
+ * PyTorch-style trailing arguments: the optional positional values, where an options object
+ * may stand in for the first one left out and may also name them (new CBAM(64, { kernel: 3 })).
+ * Returns the values (undefined where not given) and the options.
+ */
+function trailing<K extends string> (cls: string, given: unknown[], names: readonly K[], extra: readonly string[]): {
+  values: Partial<Record<K, unknown>>, opts: Record<string, unknown>
+} {
+  const values: Partial<Record<K, unknown>> = {}
+  let opts: unknown
+  let i = 0
+  for (; i < names.length; i++) {
+    const v = given[i]
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) { opts = v; break }
+    values[names[i]!] = v
+  }
+  if (i === names.length) opts = given[names.length]
+  else if (given.slice(i + 1).some((v) => v !== undefined)) {
+    typeError(cls, 'options', `the last argument (after ${names.slice(0, i).join(', ') || 'channels'})`, 'more arguments after it')
+  }
+  const o = options(cls, opts, [...names, ...extra]) as Record<string, unknown>
+  for (const k of names) {
+    if (o[k] !== undefined) {
+      if (values[k] !== undefined) typeError(cls, k, 'given once (as an argument or an option)', 'both')
+      values[k] = o[k]
+    }
+  }
+  return { values, opts: o }
+}
+
 /** A parameter's value seen with another shape (no copy; a view over memory foveal did not allocate). */
 function as (p: Parameter, shape: Shape): Tensor { return new Tensor(p.value.data, shape) }
 
@@ -170,6 +200,13 @@ function * mlpBackward (fc1: Conv2d, fc2: Conv2d, dy: TensorLike, v: TensorLike,
   return dv
 }
 
+export interface SqueezeExcitationOptions {
+  /** Channel reduction (default 16), also the second argument. */
+  reduction?: number
+  /** The squeeze width (default max(1, ⌊channels / reduction⌋)), torchvision's squeeze_channels. */
+  squeezeChannels?: number
+}
+
 /**
  * Squeeze-and-excitation (Hu et al.): `x · σ(fc2(relu(fc1(avgpool(x)))))` with fc1 a 1×1
  * Conv2d(channels, squeeze) and fc2 a 1×1 Conv2d(squeeze, channels), both with bias —
@@ -183,12 +220,12 @@ export class SqueezeExcitation extends AttentionBlock {
   fc2: Conv2d
   #c: { x: TensorLike, p: Tensor, mlp: MlpCache, g: Tensor } | null = null
 
-  constructor (channels: number, reduction = 16, opts?: { squeezeChannels?: number }) {
+  constructor (channels: number, reduction?: number | SqueezeExcitationOptions, opts?: SqueezeExcitationOptions) {
     super()
     const cls = 'SqueezeExcitation'
-    const o = options(cls, opts, ['squeezeChannels'])
+    const { values, opts: o } = trailing(cls, [reduction, opts], ['reduction'], ['squeezeChannels'])
     this.channels = intArg(cls, 'channels', channels)
-    const r = intArg(cls, 'reduction', reduction)
+    const r = values.reduction === undefined ? 16 : intArg(cls, 'reduction', values.reduction)
     this.squeezeChannels = o.squeezeChannels === undefined ? Math.max(1, Math.floor(this.channels / r)) : intArg(cls, 'squeezeChannels', o.squeezeChannels)
     this.fc1 = new Conv2d(this.channels, this.squeezeChannels, 1)
     this.fc2 = new Conv2d(this.squeezeChannels, this.channels, 1)
@@ -256,12 +293,12 @@ export class ECA extends AttentionBlock {
   conv: Conv1d
   #c: { x: TensorLike, p: Tensor, g: Tensor } | null = null
 
-  constructor (channels: number, kernel = 3, opts?: Record<string, never>) {
+  constructor (channels: number, kernel?: number | { kernel?: number }, opts?: { kernel?: number }) {
     super()
-    options('ECA', opts, [])
+    const { values } = trailing('ECA', [kernel, opts], ['kernel'], [])
     this.channels = intArg('ECA', 'channels', channels)
-    this.kernel = intArg('ECA', 'kernel', kernel)
-    if (this.kernel % 2 === 0) rangeError('ECA', 'kernel', 'an odd positive integer', String(kernel))
+    this.kernel = values.kernel === undefined ? 3 : intArg('ECA', 'kernel', values.kernel)
+    if (this.kernel % 2 === 0) rangeError('ECA', 'kernel', 'an odd positive integer', String(this.kernel))
     this.conv = new Conv1d(1, 1, this.kernel, { padding: (this.kernel - 1) / 2, bias: false })
   }
 
@@ -465,6 +502,13 @@ export class SpatialAttention extends Module {
   }
 }
 
+export interface CBAMOptions {
+  /** The channel MLP's reduction (default 16), also the second argument. */
+  reduction?: number
+  /** The spatial convolution's size, odd (default 7), also the third argument. */
+  kernel?: number
+}
+
 /**
  * CBAM (Woo et al.): x₁ = x · ca(x), out = x₁ · sa(x₁), with ca a ChannelAttention
  * (reduction, no biases) and sa a SpatialAttention (kernel × kernel conv, no bias). State
@@ -479,12 +523,12 @@ export class CBAM extends AttentionBlock {
   sa: SpatialAttention
   #c: { x: TensorLike, g: Tensor, x1: Tensor, m: Tensor } | null = null
 
-  constructor (channels: number, reduction = 16, kernel = 7, opts?: Record<string, never>) {
+  constructor (channels: number, reduction?: number | CBAMOptions, kernel?: number | CBAMOptions, opts?: CBAMOptions) {
     super()
-    options('CBAM', opts, [])
+    const { values } = trailing('CBAM', [reduction, kernel, opts], ['reduction', 'kernel'], [])
     this.channels = intArg('CBAM', 'channels', channels)
-    intArg('CBAM', 'reduction', reduction)
-    intArg('CBAM', 'kernel', kernel)
+    reduction = values.reduction === undefined ? 16 : intArg('CBAM', 'reduction', values.reduction)
+    kernel = values.kernel === undefined ? 7 : intArg('CBAM', 'kernel', values.kernel)
     if (kernel % 2 === 0) rangeError('CBAM', 'kernel', 'an odd positive integer', String(kernel))
     this.ca = new ChannelAttention(this.channels, reduction)
     this.sa = new SpatialAttention(kernel)

@@ -29,6 +29,6 @@ export type {
 export {
   AttentionBlock, SpatialGate, SqueezeExcitation, ECA, ChannelAttention, SpatialAttention, CBAM, NonLocal2d, AttentionPool
 } from './cnn_attention'
-export type { NonLocal2dOptions, AttentionPoolResult } from './cnn_attention'
+export type { NonLocal2dOptions, AttentionPoolResult, SqueezeExcitationOptions, CBAMOptions } from './cnn_attention'
 export { Embedding } from './embedding'
 export type { EmbeddingOptions } from './embedding'
