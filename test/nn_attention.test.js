@@ -364,3 +364,16 @@ test('TransformerEncoder memory: a training step gives back every block it took,
   t.is(s1.byDispose - s0.byDispose, s1.lent - s0.lent)
   t.false(x.isDisposed); t.false(dy.isDisposed)
 })
+
+test('forward inside tidy(), backward outside: MultiheadAttention and the encoder keep what backward needs', (t) => {
+  const x = rand([3, 2, 8], 1); const dy = rand([3, 2, 8], 2)
+  for (const make of [() => new nn.MultiheadAttention(8, 2), () => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 8, dropout: 0 }),
+    () => new nn.TransformerEncoder(new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 8, normFirst: true }), 2).eval({ grad: true })]) {
+    const a = randomize(make(), 2); const b = randomize(make(), 2)
+    const run = (m) => m instanceof nn.MultiheadAttention ? m.forward(x, x, x).out : m.forward(x)
+    const back = (m) => m instanceof nn.MultiheadAttention ? m.backwardSelf(dy) : m.backward(dy)
+    const y = fv.tidy(() => run(a))
+    assertBitIdentical(t, y.data, run(b).data, `${a.constructor.name} out`)
+    assertBitIdentical(t, back(a).data, back(b).data, `${a.constructor.name} dx`)
+  }
+})

@@ -211,3 +211,17 @@ test('CNN attention blocks: bad arguments name the class and the argument', asyn
   ap.forward(rand([2, 3, 4], 1))
   throwsLike(t, () => ap.backward(rand([2, 3], 1)), RangeError, 'AttentionPool', 'dOut', '[2, 4]')
 })
+
+test('a forward inside tidy() and a backward outside it: what the blocks cache and their maps survive the tidy', (t) => {
+  const x = rand([2, 8, 4, 4], 1); const dy = rand([2, 8, 4, 4], 2)
+  for (const make of [() => new nn.SpatialGate(8), () => new nn.SqueezeExcitation(8, 2), () => new nn.ECA(8), () => new nn.CBAM(8, 2, 3),
+    () => new nn.NonLocal2d(8, { keepAttention: true, bnLayer: false })]) {
+    const a = randomize(make(), 3); const b = randomize(make(), 3)
+    const y = fv.tidy(() => a.forward(x))
+    const map = a.lastAttention
+    const dx = a.backward(dy)
+    assertBitIdentical(t, y.data, b.forward(x).data, `${a.constructor.name} out`)
+    assertBitIdentical(t, map.data, b.lastAttention.data, `${a.constructor.name} lastAttention after the tidy`)
+    assertBitIdentical(t, dx.data, b.backward(dy).data, `${a.constructor.name} dx`)
+  }
+})

@@ -251,9 +251,9 @@ export class SqueezeExcitation extends AttentionBlock {
     const { N, C } = X; const S = this.squeezeChannels
     const p = yield * step(ops.globalAvgPool2d, ops.globalAvgPool2dAsync, x)
     const { y, c } = yield * mlpForward(this.fc1, this.fc2, { data: p.data, shape: [N, C] }, C, S)
-    const g = yield * step(ops.sigmoid, ops.sigmoidAsync, y)
+    // The map made [N, C, 1, 1] directly (a reshape would share the sigmoid result's fate).
+    const g4 = yield * step(ops.sigmoid, ops.sigmoidAsync, { data: y.data, shape: [N, C, 1, 1] })
     y.dispose()
-    const g4 = g.reshape([N, C, 1, 1])
     const out = yield * step(ops.mul, ops.mulAsync, x, g4)
     this.setLastAttention(g4, true)
     if (this.cachesForBackward) this.#c = { x, p: keep(p), mlp: { z: keep(c.z), h: keep(c.h) }, g: g4 }
@@ -317,9 +317,8 @@ export class ECA extends AttentionBlock {
     const { N, C } = X
     const p = yield * step(ops.globalAvgPool2d, ops.globalAvgPool2dAsync, x)
     const z = yield * forwardOf<Tensor>(this.conv, { data: p.data, shape: [N, 1, C] })
-    const g = yield * step(ops.sigmoid, ops.sigmoidAsync, z)
+    const g4 = yield * step(ops.sigmoid, ops.sigmoidAsync, { data: z.data, shape: [N, C, 1, 1] })
     z.dispose()
-    const g4 = g.reshape([N, C, 1, 1])
     const out = yield * step(ops.mul, ops.mulAsync, x, g4)
     this.setLastAttention(g4, true)
     if (this.cachesForBackward) this.#c = { x, p: keep(p), g: g4 }

@@ -1,6 +1,7 @@
 // TransformerEncoderLayer and TransformerEncoder (PyTorch's nn.*), composed of the
 // MultiheadAttention, Linear, Dropout and LayerNorm children PyTorch has, by the same
 // names, with an explicit backward through the residual sums.
+import { keep } from '../lifetime'
 import * as ops from '../ops'
 import { type Tensor, type TensorLike } from '../tensor'
 import { describe, typeError } from '../validate'
@@ -164,7 +165,8 @@ export class TransformerEncoderLayer extends Module {
       release(h3)
       return { y, h, held: [] }
     }
-    return { y, h, held: [h3] }
+    // linear2 holds h3; in eval({ grad: true }) it is a view of act, whose memory it shares.
+    return { y, h, held: h3 === act || h3.data.buffer !== act.data.buffer ? [h3] : [h3, act] }
   }
 
   * #forward (src: TensorLike, opts?: TransformerEncoderLayerForwardOptions): Steps<Tensor> {
@@ -200,7 +202,8 @@ export class TransformerEncoderLayer extends Module {
       if (caching) held.push(s1, x1, s2)
       else for (const t of [s1, x1, s2]) t.dispose()
     }
-    if (caching) this.#cache = { h: ff.h, held: [...held, ...ff.held], src }
+    // Kept: a forward inside tidy() followed by a backward outside it still finds them.
+    if (caching) this.#cache = { h: keep(ff.h), held: [...held, ...ff.held].map((t) => keep(t)), src }
     return y
   }
 
@@ -350,7 +353,7 @@ export class TransformerEncoder extends Module {
       x = y
     }
     if (caching) {
-      this.#acts = acts
+      this.#acts = acts.map((t) => keep(t))
       this.#src = src
     }
     return x as Tensor
