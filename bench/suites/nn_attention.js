@@ -6,7 +6,8 @@
 //   fwd+bwd: forward in training mode and backward to the input and every parameter — for
 //     foveal the contract's backward ({ dq, dk, dv }, summed by the caller as self-attention
 //     needs) and backwardSelf (the sum accumulated in place); PyTorch autograd into x.grad;
-//   fwd: eval-mode forward (PyTorch under no_grad).
+//   fwd: eval-mode forward (PyTorch under no_grad);
+//   permute: the layout changes the modules make (GB/s: bytes read + written).
 // FLOPs: the four projections 2·B·L·E² each and attention 4·B·L²·E forward; the backward
 // counted as 2× the projections and 2.5× attention (the kernel recomputes the scores).
 // Target (issue 10): fwd+bwd ≥ 1.5× PyTorch.
@@ -72,6 +73,18 @@ async function run ({ fv, report, measure, threads, quick }) {
   mha.eval()
   report.add({ suite, group: fwdGroup, impl: 'foveal', flop: fwdFlop, ...(await measure(() => mha.forward(x, x, x, opts).out.dispose(), timing)) })
   mha.train()
+
+  // The layout change MultiheadAttention makes four times a step: [B, L, H, D] ↔ [B, H, L, D]
+  // (rows of D floats), and the transposing kind NonLocal2d makes ([N, C, L] ↔ [N, L, C]).
+  const bytes = 2 * 4 * B * L * E
+  for (const [label, shape, perm] of [[`[${B},${L},${H},${E / H}] dims=[0,2,1,3]`, [B, L, H, E / H], [0, 2, 1, 3]],
+    [`[${B},${E},${L}] dims=[0,2,1]`, [B, E, L], [0, 2, 1]]]) {
+    const src = { data: x.data, shape }
+    const out = fv.tensor(new Float32Array(B * L * E), perm.map((a) => shape[a]))
+    const group = `permute ${label}`
+    report.add({ suite, group, impl: 'foveal', flop: 0, bytes, ...(await measure(() => fv.ops.permute(src, perm).dispose(), timing)) })
+    report.add({ suite, group, impl: 'foveal out', flop: 0, bytes, ...(await measure(() => fv.ops.permute(src, perm, { out }), timing)) })
+  }
 
   const torch = torchRows([
     { op: 'mha', B, L, E, H, batchFirst: true, needWeights: false, backward: true },

@@ -48,7 +48,8 @@ export interface MultiheadAttentionForwardOptions {
   keyPaddingMask?: AttentionMask | null
   /**
    * [Lq, Lk] or [B·numHeads, Lq, Lk]: additive floats (−Infinity hides a key), or a
-   * boolean mask (1 = not allowed), as PyTorch's attn_mask.
+   * boolean mask (1 = not allowed), as PyTorch's attn_mask. A boolean mask is turned into
+   * floats on every forward (a loop over its elements); pass floats to a hot loop.
    */
   attnMask?: AttentionMask | null
   /**
