@@ -112,6 +112,29 @@ export interface NativeOps {
     reduction: number, smoothing: number, ignoreIndex: number): F32
   mse(pred: F32, target: F32, out: F32 | null, reduction: number): F32
   mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
+  bceWithLogits(logits: F32, target: F32, weight: F32 | null, posWeight: F32 | null, out: F32 | null,
+    shape: readonly number[], weightShape: readonly number[] | null, posWeightShape: readonly number[] | null,
+    reduction: number): F32
+  bceWithLogitsBackward(dy: F32, logits: F32, target: F32, weight: F32 | null, posWeight: F32 | null,
+    out: F32 | null, shape: readonly number[], weightShape: readonly number[] | null,
+    posWeightShape: readonly number[] | null, reduction: number): F32
+
+  // embedding (lib/ops/embedding.ts); paddingIdx −1 for none
+  embedding(indices: Int32Array, weight: F32, out: F32 | null, n: number, num: number, dim: number): F32
+  embeddingBackward(dy: F32, indices: Int32Array, out: F32 | null, n: number, num: number, dim: number,
+    paddingIdx: number, accumulate: boolean): F32
+
+  // gate (lib/ops/gate.ts): x as [N, C, HW]
+  spatialGate(x: F32, wa: F32, ba: F32, wb: F32, bb: F32, outOut: F32 | null, outGate: F32 | null, N: number,
+    C: number, HW: number): { out: F32, gate: F32 }
+  spatialGateBackward(dOut: F32, x: F32, wa: F32, ba: F32, wb: F32, bb: F32, gate: F32 | null, outDx: F32 | null,
+    outDwa: F32 | null, outDba: F32 | null, outDwb: F32 | null, outDbb: F32 | null, N: number, C: number, HW: number,
+    accumulate: boolean): { dx: F32, dwa: F32, dba: F32, dwb: F32, dbb: F32 }
+  channelPool(x: F32, out: F32 | null, N: number, C: number, HW: number): F32
+  channelPoolBackward(dy: F32, x: F32, out: F32 | null, N: number, C: number, HW: number, accumulate: boolean): F32
+
+  // layout (lib/ops/layout.ts): y's dim d is x's dim perm[d]
+  permute(x: F32, out: F32 | null, shape: readonly number[], perm: readonly number[]): F32
 
   // dropout (lib/ops/dropout.ts): seed is the 64-bit Philox key (a safe integer)
   dropout(x: F32, out: F32 | null, p: number, seed: number): F32

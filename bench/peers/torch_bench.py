@@ -120,6 +120,23 @@ def dense_op(c):
     if fn == "mse":
         p, t = randn(*shape, grad=grad), randn(*shape)
         return (lambda p: F.mse_loss(p, t)), [p], [p]
+    if fn == "bce_logits":
+        x, t = randn(*shape, grad=grad), torch.rand(*shape)
+        pw = torch.rand(shape[-1]) * 2.5 + 0.5
+        return (lambda x: F.binary_cross_entropy_with_logits(x, t, pos_weight=pw)), [x], [x]
+    if fn == "embedding":
+        w = randn(c["num"], c["dim"], grad=grad)
+        idx = torch.randint(0, c["num"], tuple(c["idx"]))
+        return (lambda w: F.embedding(idx, w)), [w], [w]
+    if fn == "spatial_gate":
+        C = shape[1]
+        x, wa, wb = randn(*shape, grad=grad), randn(1, C, 1, 1, grad=grad), randn(1, C, 1, 1, grad=grad)
+        ba, bb = randn(1, grad=grad), randn(1, grad=grad)
+        f = lambda x, wa, ba, wb, bb: x * torch.sigmoid(F.conv2d(x, wa, ba) * F.conv2d(x, wb, bb))
+        return f, [x, wa, ba, wb, bb], [x, wa, ba, wb, bb]
+    if fn == "channel_pool":
+        x = randn(*shape, grad=grad)
+        return (lambda x: torch.cat([x.mean(1, keepdim=True), x.max(1, keepdim=True)[0]], 1)), [x], [x]
     raise ValueError("no dense op " + fn)
 
 

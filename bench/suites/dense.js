@@ -1,6 +1,8 @@
 'use strict'
 // The dense ops of issue 3 and the norms of issue 5 — activations, softmax, broadcast
-// add/mul, layerNorm / batchNorm2d / groupNorm, losses, dropout — forward and backward,
+// add/mul, layerNorm / batchNorm2d / groupNorm, losses, dropout — and the ops issue 10's
+// modules need (bceWithLogits, embedding, the spatialGate / channelPool gates), forward
+// and backward,
 // beside onnxruntime-node's equivalent op (forward only: it has no backward) and PyTorch
 // (autograd for the backward rows).
 //
@@ -20,7 +22,7 @@ const size = (s) => s.reduce((p, d) => p * d, 1)
 const sh = (s) => `[${s.join(',')}]`
 
 // Nominal flops per element of the op's main tensor.
-const FLOP = { relu: 1, gelu: 8, sigmoid: 4, tanh: 4, softmax: 5, add: 1, mul: 1, norm: 8, ce: 5, mse: 3, dropout: 1 }
+const FLOP = { relu: 1, gelu: 8, sigmoid: 4, tanh: 4, softmax: 5, add: 1, mul: 1, norm: 8, ce: 5, mse: 3, dropout: 1, bce: 10, gate: 5, pool: 2 }
 
 async function run ({ fv, report, measure, ort, torch, quick }) {
   const suite = 'dense'
@@ -215,6 +217,73 @@ async function run ({ fv, report, measure, ort, torch, quick }) {
     group: `mseBackward pred=${sh(CE)}`, flop: FLOP.mse * nCe, bytes: 12 * nCe,
     foveal: () => fv.ops.mseBackward(1, logits, target), fovealOut: () => fv.ops.mseBackward(1, logits, target, { out: outCe }),
     torch: { op: 'dense', fn: 'mse', shape: CE, backward: true }
+  })
+
+  // bceWithLogits with a [C] posWeight (PyTorch's multi-label setting), on the CE shape.
+  const posWeight = fv.tensor(rand(CE[1], 20, 0.5, 3), [CE[1]])
+  const target01 = fv.tensor(rand(nCe, 21, 0, 1), CE)
+  cases.push({
+    group: `bceWithLogits posWeight=[${CE[1]}] logits=${sh(CE)}`, flop: FLOP.bce * nCe, bytes: 8 * nCe,
+    foveal: () => fv.ops.bceWithLogits(logits, target01, { posWeight }),
+    fovealOut: () => fv.ops.bceWithLogits(logits, target01, { posWeight, out: scalar }),
+    torch: { op: 'dense', fn: 'bce_logits', shape: CE }
+  })
+  cases.push({
+    group: `bceWithLogitsBackward posWeight=[${CE[1]}] logits=${sh(CE)}`, flop: FLOP.bce * nCe, bytes: 12 * nCe,
+    foveal: () => fv.ops.bceWithLogitsBackward(1, logits, target01, { posWeight }),
+    fovealOut: () => fv.ops.bceWithLogitsBackward(1, logits, target01, { posWeight, out: outCe }),
+    torch: { op: 'dense', fn: 'bce_logits', shape: CE, backward: true }
+  })
+
+  // embedding: a [32,128] batch of token ids into a [30000,256] table; the backward writes
+  // the whole dense gradient, as PyTorch's (sparse=False) does.
+  const EMB = quick ? [8000, 128] : [30000, 256]; const IDX = [32, 128]
+  const nIdx = size(IDX)
+  const table = fv.tensor(rand(EMB[0] * EMB[1], 22), EMB)
+  const ids = { data: Int32Array.from({ length: nIdx }, (_, i) => (i * 7919 + 13) % EMB[0]), shape: IDX }
+  const embOut = fv.tensor(new Float32Array(nIdx * EMB[1]), [...IDX, EMB[1]])
+  const dEmb = fv.tensor(rand(nIdx * EMB[1], 23), [...IDX, EMB[1]])
+  const dTable = fv.tensor(new Float32Array(EMB[0] * EMB[1]), EMB)
+  cases.push({
+    group: `embedding indices=${sh(IDX)} weight=${sh(EMB)}`, flop: 0, bytes: 8 * nIdx * EMB[1],
+    foveal: () => fv.ops.embedding(ids, table), fovealOut: () => fv.ops.embedding(ids, table, { out: embOut }),
+    torch: { op: 'dense', fn: 'embedding', idx: IDX, num: EMB[0], dim: EMB[1] }
+  })
+  cases.push({
+    group: `embeddingBackward indices=${sh(IDX)} weight=${sh(EMB)}`, flop: nIdx * EMB[1], bytes: 4 * (nIdx + EMB[0]) * EMB[1],
+    foveal: () => fv.ops.embeddingBackward(dEmb, ids, EMB[0]), fovealOut: () => fv.ops.embeddingBackward(dEmb, ids, EMB[0], { out: dTable }),
+    torch: { op: 'dense', fn: 'embedding', idx: IDX, num: EMB[0], dim: EMB[1], backward: true }
+  })
+
+  // The CNN-attention gates on BN (fused; PyTorch composes conv1x1 ×2, mul, sigmoid, mul
+  // and mean / max / cat).
+  const gw = () => fv.tensor(rand(C, 24, -0.1, 0.1), [1, C, 1, 1])
+  const wa = gw(); const wb = gw(); const ba = fv.tensor(Float32Array.of(0.1), [1]); const bb = fv.tensor(Float32Array.of(-0.2), [1])
+  const gateOut = { out: fv.tensor(new Float32Array(nBn), BN), gate: fv.tensor(new Float32Array(nBn / C), [BN[0], 1, BN[2], BN[3]]) }
+  const sgate = fv.ops.spatialGate(xb, wa, ba, wb, bb).gate
+  const sgOut = { dx: fv.tensor(new Float32Array(nBn), BN), dwa: fv.tensor(new Float32Array(C), [1, C, 1, 1]), dba: fv.tensor(new Float32Array(1), [1]), dwb: fv.tensor(new Float32Array(C), [1, C, 1, 1]), dbb: fv.tensor(new Float32Array(1), [1]) }
+  cases.push({
+    group: `spatialGate x=${sh(BN)}`, flop: FLOP.gate * nBn, bytes: 8 * nBn,
+    foveal: () => fv.ops.spatialGate(xb, wa, ba, wb, bb), fovealOut: () => fv.ops.spatialGate(xb, wa, ba, wb, bb, { out: gateOut }),
+    torch: { op: 'dense', fn: 'spatial_gate', shape: BN }
+  })
+  cases.push({
+    group: `spatialGateBackward x=${sh(BN)}`, flop: 2 * FLOP.gate * nBn, bytes: 12 * nBn,
+    foveal: () => fv.ops.spatialGateBackward(dyb, xb, wa, ba, wb, bb, sgate),
+    fovealOut: () => fv.ops.spatialGateBackward(dyb, xb, wa, ba, wb, bb, sgate, { out: sgOut }),
+    torch: { op: 'dense', fn: 'spatial_gate', shape: BN, backward: true }
+  })
+  const pooled = fv.tensor(new Float32Array(2 * nBn / C), [BN[0], 2, BN[2], BN[3]])
+  const dPooled = fv.tensor(rand(2 * nBn / C, 25), pooled.shape)
+  cases.push({
+    group: `channelPool x=${sh(BN)}`, flop: FLOP.pool * nBn, bytes: 4 * nBn,
+    foveal: () => fv.ops.channelPool(xb), fovealOut: () => fv.ops.channelPool(xb, { out: pooled }),
+    torch: { op: 'dense', fn: 'channel_pool', shape: BN }
+  })
+  cases.push({
+    group: `channelPoolBackward x=${sh(BN)}`, flop: FLOP.pool * nBn, bytes: 8 * nBn,
+    foveal: () => fv.ops.channelPoolBackward(dPooled, xb), fovealOut: () => fv.ops.channelPoolBackward(dPooled, xb, { out: outBn }),
+    torch: { op: 'dense', fn: 'channel_pool', shape: BN, backward: true }
   })
 
   // A reference for the machine's memory bandwidth: one JS memcpy (TypedArray.set, one

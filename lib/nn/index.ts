@@ -16,3 +16,19 @@ export type { LayerNormOptions, BatchNorm2dOptions, GroupNormOptions } from './n
 export { Sequential, ModuleList, ModuleDict } from './container'
 export { CrossEntropyLoss, MSELoss } from './loss'
 export type { CrossEntropyLossOptions, MSELossOptions } from './loss'
+export { MultiheadAttention } from './attention'
+export type {
+  MultiheadAttentionOptions, MultiheadAttentionForwardOptions, MultiheadAttentionResult, MultiheadAttentionGrads,
+  AttentionMask
+} from './attention'
+export { TransformerEncoderLayer, TransformerEncoder } from './transformer'
+export type {
+  TransformerEncoderLayerOptions, TransformerEncoderLayerForwardOptions, TransformerEncoderOptions,
+  TransformerEncoderForwardOptions
+} from './transformer'
+export {
+  AttentionBlock, SpatialGate, SqueezeExcitation, ECA, ChannelAttention, SpatialAttention, CBAM, NonLocal2d, AttentionPool
+} from './cnn_attention'
+export type { NonLocal2dOptions, AttentionPoolResult, SqueezeExcitationOptions, CBAMOptions } from './cnn_attention'
+export { Embedding } from './embedding'
+export type { EmbeddingOptions } from './embedding'

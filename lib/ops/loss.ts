@@ -1,10 +1,11 @@
 // Losses: crossEntropy (logits [N, C] and Int32Array labels, a fused log-softmax so huge
-// logits never overflow, label smoothing, an ignored label) and mse, each with a backward
-// to the logits / predictions. PyTorch semantics and defaults.
+// logits never overflow, label smoothing, an ignored label), mse and bceWithLogits (a
+// sigmoid fused into binary cross-entropy, with weight and posWeight broadcast as PyTorch
+// does), each with a backward to the logits / predictions. PyTorch semantics and defaults.
 import { binding } from '../native'
-import { type Tensor, type TensorLike } from '../tensor'
-import { describe, fmtShape, integerArg, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError } from '../validate'
-import { type Reduction, numberArg, reductionArg } from './args'
+import { type Shape, type Tensor, type TensorLike } from '../tensor'
+import { type Checked, describe, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError } from '../validate'
+import { MAX_RANK, type Reduction, numberArg, reductionArg } from './args'
 import { defineOp, resultTensor } from './define'
 
 export interface CrossEntropyOptions {
@@ -25,6 +26,21 @@ export interface MseOptions {
   out?: TensorLike
 }
 export type MseBackwardOptions = MseOptions
+
+export interface BceWithLogitsOptions {
+  /** Multiplies each element's loss; any shape that broadcasts to logits' (PyTorch's weight). */
+  weight?: TensorLike | null
+  /**
+   * The weight of the positive term, −pw·t·log σ(x); a shape that broadcasts to logits',
+   * usually [C] for the last (class) dimension (PyTorch's pos_weight).
+   */
+  posWeight?: TensorLike | null
+  /** 'mean' (default: over every element, weights or not, as PyTorch), 'sum', or 'none' (logits' shape). */
+  reduction?: Reduction
+  /** A tensor of the result's shape to write into ([] or logits' shape; the backward: logits' shape). */
+  out?: TensorLike
+}
+export type BceWithLogitsBackwardOptions = BceWithLogitsOptions
 
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2 } as const
 type F = Float32Array
@@ -115,10 +131,61 @@ function planMseBackward (dy: number | TensorLike, pred: TensorLike, target: Ten
   }
 }
 
+function bceCommon (op: string, logits: TensorLike, target: TensorLike, opts: BceWithLogitsOptions | undefined) {
+  const X = tensorArg(op, 'logits', logits)
+  if (X.shape.length > MAX_RANK) rangeError(op, 'logits', `at most ${MAX_RANK} dimensions`, fmtShape(X.shape))
+  const T = tensorArg(op, 'target', target)
+  if (!sameShape(X.shape, T.shape)) rangeError(op, 'target', `${fmtShape(X.shape)} (the shape of logits)`, fmtShape(T.shape))
+  const o = optionsArg(op, opts, ['weight', 'posWeight', 'reduction', 'out'])
+  // A weight broadcasts to logits (aligned at the right) without growing its shape.
+  const weightOf = (name: 'weight' | 'posWeight') => {
+    const W = optionalTensorArg(op, name, o[name])
+    if (W === null) return null
+    const r = X.shape.length - W.shape.length
+    if (r < 0 || W.shape.some((d, i) => d !== 1 && d !== X.shape[r + i])) {
+      rangeError(op, name, `a shape that broadcasts to logits ${fmtShape(X.shape)}`, fmtShape(W.shape))
+    }
+    return W
+  }
+  const W = weightOf('weight')
+  const P = weightOf('posWeight')
+  const reduction = reductionArg(op, o.reduction)
+  const lossShape = Object.freeze(reduction === 'none' ? X.shape.slice() : [])
+  const native = [X.data, T.data, W?.data ?? null, P?.data ?? null] as [F, F, FN, FN]
+  const shapes = [X.shape, W?.shape ?? null, P?.shape ?? null, REDUCTION_CODE[reduction]] as
+    [Shape, Shape | null, Shape | null, number]
+  const inputs = [['logits', X], ['target', T], ['weight', W], ['posWeight', P]] as Array<[string, Checked | null]>
+  return { X, o, lossShape, native, shapes, inputs }
+}
+
+function planBce (logits: TensorLike, target: TensorLike, opts?: BceWithLogitsOptions) {
+  const op = 'bceWithLogits'
+  const c = bceCommon(op, logits, target, opts)
+  const out = outArg(op, 'out', c.o.out, c.lossShape, c.inputs)
+  return {
+    args: [...c.native, out?.data ?? null, ...c.shapes] as [F, F, FN, FN, FN, Shape, Shape | null, Shape | null, number],
+    finish: (loss: F): Tensor => resultTensor(c.o.out, out, loss, c.lossShape)
+  }
+}
+
+function planBceBackward (dy: number | TensorLike, logits: TensorLike, target: TensorLike, opts?: BceWithLogitsBackwardOptions) {
+  const op = 'bceWithLogitsBackward'
+  const c = bceCommon(op, logits, target, opts)
+  const DY = dyArg(op, dy, c.lossShape)
+  const out = outArg(op, 'out', c.o.out, c.X.shape, [['dy', DY], ...c.inputs])
+  return {
+    args: [DY.data, ...c.native, out?.data ?? null, ...c.shapes] as
+      [F, F, F, FN, FN, FN, Shape, Shape | null, Shape | null, number],
+    finish: (g: F): Tensor => resultTensor(c.o.out, out, g, c.X.shape)
+  }
+}
+
 const crossEntropyOp = defineOp(planCrossEntropy, binding.crossEntropy, binding.crossEntropyAsync)
 const crossEntropyBackwardOp = defineOp(planCrossEntropyBackward, binding.crossEntropyBackward, binding.crossEntropyBackwardAsync)
 const mseOp = defineOp(planMse, binding.mse, binding.mseAsync)
 const mseBackwardOp = defineOp(planMseBackward, binding.mseBackward, binding.mseBackwardAsync)
+const bceOp = defineOp(planBce, binding.bceWithLogits, binding.bceWithLogitsAsync)
+const bceBackwardOp = defineOp(planBceBackward, binding.bceWithLogitsBackward, binding.bceWithLogitsBackwardAsync)
 
 /**
  * Cross-entropy of logits [N, C] against class labels (Int32Array [N]), with the
@@ -162,4 +229,33 @@ export function mseBackward (dy: number | TensorLike, pred: TensorLike, target: 
 export function mseBackwardAsync (dy: number | TensorLike, pred: TensorLike, target: TensorLike,
   opts?: MseBackwardOptions): Promise<Tensor> {
   return mseBackwardOp.async(dy, pred, target, opts)
+}
+
+/**
+ * Binary cross-entropy on logits (PyTorch's BCEWithLogitsLoss): per element
+ * w·[(1 − t)·x + (1 + (pw − 1)·t)·log(1 + e^{−x})], computed without overflow for any
+ * finite x. target has logits' shape (values in [0, 1], soft labels allowed); weight and
+ * posWeight broadcast to it. A 0-d tensor (shape []) for 'mean' / 'sum', logits' shape
+ * for 'none'.
+ */
+export function bceWithLogits (logits: TensorLike, target: TensorLike, opts?: BceWithLogitsOptions): Tensor {
+  return bceOp.sync(logits, target, opts)
+}
+/** bceWithLogits() computed off the event loop. */
+export function bceWithLogitsAsync (logits: TensorLike, target: TensorLike, opts?: BceWithLogitsOptions): Promise<Tensor> {
+  return bceOp.async(logits, target, opts)
+}
+/**
+ * Gradient of bceWithLogits w.r.t. the logits: dy·w·((1 + (pw − 1)·t)·σ(x) − pw·t) (÷ the
+ * element count for 'mean'); dy is the loss's gradient (a number for the scalar
+ * reductions, or a tensor of the loss's shape). Same options as the forward.
+ */
+export function bceWithLogitsBackward (dy: number | TensorLike, logits: TensorLike, target: TensorLike,
+  opts?: BceWithLogitsBackwardOptions): Tensor {
+  return bceBackwardOp.sync(dy, logits, target, opts)
+}
+/** bceWithLogitsBackward() computed off the event loop. */
+export function bceWithLogitsBackwardAsync (dy: number | TensorLike, logits: TensorLike, target: TensorLike,
+  opts?: BceWithLogitsBackwardOptions): Promise<Tensor> {
+  return bceBackwardOp.async(dy, logits, target, opts)
 }

@@ -21,6 +21,9 @@ void InitAttention(Napi::Env env, Napi::Object exports);
 void InitConvert(Napi::Env env, Napi::Object exports);
 void InitRandom(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
+void InitEmbedding(Napi::Env env, Napi::Object exports);
+void InitGate(Napi::Env env, Napi::Object exports);
+void InitLayout(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 }  // namespace foveal
 
@@ -42,6 +45,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitConvert(env, exports);
   InitRandom(env, exports);
   InitOptim(env, exports);
+  InitEmbedding(env, exports);
+  InitGate(env, exports);
+  InitLayout(env, exports);
   return exports;
 }
 }  // namespace

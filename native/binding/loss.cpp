@@ -2,6 +2,12 @@
 //   crossEntropy(logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
 //   crossEntropyBackward(dy, logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
 //   mse(pred, target, out, reduction) · mseBackward(dy, pred, target, out, reduction)
+//   bceWithLogits(logits, target, weight, posWeight, out, shape, weightShape, posWeightShape,
+//                 reduction)
+//   bceWithLogitsBackward(dy, logits, target, weight, posWeight, out, shape, weightShape,
+//                         posWeightShape, reduction)
+//     (weight / posWeight and their shapes null when absent; the broadcast is planned
+//     natively by cpu::bce_view, so no stride from JS is trusted)
 // labels is an Int32Array; its values are checked by the kernel (a RangeError naming the
 // first bad index), its length here.
 #include <string>
@@ -41,6 +47,114 @@ float smoothing_arg(Args& a, size_t i) {
   if (!(s >= 0 && s <= 1)) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": labelSmoothing must be in [0, 1]");
   return static_cast<float>(s);
 }
+
+// A shape argument (a JS array of at most kBceMaxRank non-negative integers); *size gets
+// its element count. null/undefined when `optional`: returns false.
+bool shape_arg(Args& a, size_t i, const char* name, bool optional, int64_t* dims, int* rank, int64_t* size) {
+  const Napi::Value v = a.at(i);
+  const std::string what = std::string(a.op()) + ": " + name;
+  if (optional && (v.IsNull() || v.IsUndefined())) return false;
+  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of integers");
+  const Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() > static_cast<uint32_t>(cpu::kBceMaxRank))
+    throw Napi::RangeError::New(a.env(), what + " must have at most " + std::to_string(cpu::kBceMaxRank) +
+                                             " dimensions, got " + std::to_string(arr.Length()));
+  *rank = static_cast<int>(arr.Length());
+  *size = 1;
+  for (int k = 0; k < *rank; ++k) {
+    const Napi::Value e = arr.Get(static_cast<uint32_t>(k));
+    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 0 && x <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(x)) != x)
+      throw Napi::RangeError::New(a.env(), what + " must hold non-negative integers");
+    dims[k] = static_cast<int64_t>(x);
+    *size = checked_mul(a.op(), *size, dims[k]);
+  }
+  return true;
+}
+
+// The arguments bceWithLogits and its backward share, from position `first` (logits)
+// on: logits, target, weight, posWeight, then (after the out at first+4) shape,
+// weightShape, posWeightShape, reduction. Re-checks every length against its shape.
+struct BceInputs {
+  F32 logits, target, weight, pos_weight;
+  cpu::BceView v;
+  Reduction reduction;
+
+  BceInputs(Args& a, size_t first) {
+    logits = a.f32(first, "logits");
+    target = a.f32(first + 1, "target");
+    weight = a.optional_f32(first + 2, "weight");
+    pos_weight = a.optional_f32(first + 3, "posWeight");
+    int64_t dims[cpu::kBceMaxRank], wd[cpu::kBceMaxRank], pd[cpu::kBceMaxRank];
+    int rank = 0, wr = 0, pr = 0;
+    int64_t n = 0, wn = 0, pn = 0;
+    shape_arg(a, first + 5, "shape", false, dims, &rank, &n);
+    const bool has_w = shape_arg(a, first + 6, "weightShape", true, wd, &wr, &wn);
+    const bool has_p = shape_arg(a, first + 7, "posWeightShape", true, pd, &pr, &pn);
+    reduction = reduction_arg(a, first + 8);
+    a.expect_length(logits, n);
+    a.expect_length(target, n);
+    if (has_w != weight.present || has_p != pos_weight.present)
+      throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": a weight and its shape must be given together");
+    if (has_w) a.expect_length(weight, wn);
+    if (has_p) a.expect_length(pos_weight, pn);
+    if (!cpu::bce_view(dims, rank, has_w ? wd : nullptr, wr, has_p ? pd : nullptr, pr, &v))
+      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": weight and posWeight must broadcast to the shape of logits");
+  }
+};
+
+class BceOp {
+ public:
+  static constexpr const char* kName = "bceWithLogits";
+
+  explicit BceOp(Args& a) : in_(a, 0) {
+    loss_.bind(a, 4, "out", loss_length(in_.reduction, in_.v.total), {&in_.logits, &in_.target, &in_.weight, &in_.pos_weight});
+    p_.logits = in_.logits.data;
+    p_.target = in_.target.data;
+    p_.weight = in_.weight.present ? in_.weight.data : nullptr;
+    p_.pos_weight = in_.pos_weight.present ? in_.pos_weight.data : nullptr;
+    p_.v = in_.v;
+    p_.reduction = in_.reduction;
+  }
+  void run() {
+    p_.loss = loss_.data();
+    cpu::bce_forward(p_);
+  }
+  Napi::Value result(Napi::Env env) { return loss_.to_js(env); }
+
+ private:
+  BceInputs in_;
+  cpu::BceParams p_{};
+  Output loss_;
+};
+
+class BceBackwardOp {
+ public:
+  static constexpr const char* kName = "bceWithLogitsBackward";
+
+  explicit BceBackwardOp(Args& a) : in_(a, 1) {
+    const F32 dy = a.f32(0, "dy");
+    a.expect_length(dy, loss_length(in_.reduction, in_.v.total));
+    dx_.bind(a, 5, "out", in_.v.total, {&dy, &in_.logits, &in_.target, &in_.weight, &in_.pos_weight});
+    p_.dloss = dy.data;
+    p_.logits = in_.logits.data;
+    p_.target = in_.target.data;
+    p_.weight = in_.weight.present ? in_.weight.data : nullptr;
+    p_.pos_weight = in_.pos_weight.present ? in_.pos_weight.data : nullptr;
+    p_.v = in_.v;
+    p_.reduction = in_.reduction;
+  }
+  void run() {
+    p_.dlogits = dx_.data();
+    cpu::bce_backward(p_);
+  }
+  Napi::Value result(Napi::Env env) { return dx_.to_js(env); }
+
+ private:
+  BceInputs in_;
+  cpu::BceBackwardParams p_{};
+  Output dx_;
+};
 
 class CrossEntropyOp {
  public:
@@ -168,6 +282,8 @@ void InitLoss(Napi::Env env, Napi::Object exports) {
   Define<CrossEntropyBackwardOp>(env, exports, "crossEntropyBackward");
   Define<MseOp>(env, exports, "mse");
   Define<MseBackwardOp>(env, exports, "mseBackward");
+  Define<BceOp>(env, exports, "bceWithLogits");
+  Define<BceBackwardOp>(env, exports, "bceWithLogitsBackward");
 }
 
 }  // namespace binding

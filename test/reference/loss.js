@@ -68,4 +68,69 @@ function mseBackward (dy, p, t, { reduction = 'mean' } = {}) {
   return d
 }
 
-module.exports = { crossEntropy, crossEntropyBackward, mse, mseBackward }
+// ---------------------------------------------------------------- bceWithLogits
+
+/** For each flat index of `shape`, the flat index of a tensor of shape `sub` broadcast to it (aligned at the right). */
+function broadcastIndex (shape, sub) {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const map = new Float64Array(n)
+  const rank = shape.length
+  for (let e = 0; e < n; e++) {
+    let rest = e; let idx = 0; let stride = 1
+    for (let d = rank - 1; d >= 0; d--) {
+      const i = rest % shape[d]; rest = Math.floor(rest / shape[d])
+      const k = d - (rank - sub.length)
+      if (k >= 0) { if (sub[k] !== 1) idx += i * stride; stride *= sub[k] }
+    }
+    map[e] = idx
+  }
+  return map
+}
+
+function bceParts (x, shape, { weight, posWeight }) {
+  const n = x.length
+  const wi = weight && broadcastIndex(shape, weight.shape)
+  const pi = posWeight && broadcastIndex(shape, posWeight.shape)
+  return { n, w: (e) => (weight ? weight.data[wi[e]] : 1), pw: (e) => (posWeight ? posWeight.data[pi[e]] : null) }
+}
+
+/**
+ * PyTorch's BCEWithLogitsLoss in float64: max(x,0) − x·t + log1p(e^{−|x|}) without
+ * posWeight; with it PyTorch's (1 − t)·x + (1 + (pw − 1)·t)·(log1p(e^{−|x|}) + max(−x, 0)),
+ * its x terms regrouped as (1 − t)·max(x,0) + pw·t·max(−x,0) (equal in exact arithmetic;
+ * as written, x + (−x + 1e-13) at x = −30 loses three digits even in float64); times weight.
+ */
+function bceWithLogits (x, t, shape, { weight, posWeight, reduction = 'mean' } = {}) {
+  const { n, w, pw } = bceParts(x, shape, { weight, posWeight })
+  const l = new Float64Array(n)
+  let total = 0
+  for (let e = 0; e < n; e++) {
+    const soft = Math.log1p(Math.exp(-Math.abs(x[e])))
+    const p = pw(e)
+    const v = p === null
+      ? Math.max(x[e], 0) - x[e] * t[e] + soft
+      : (1 - t[e]) * Math.max(x[e], 0) + p * t[e] * Math.max(-x[e], 0) + (1 + (p - 1) * t[e]) * soft
+    l[e] = v * w(e)
+    total += l[e]
+  }
+  if (reduction === 'none') return l
+  return Float64Array.of(reduction === 'sum' ? total : total / n)
+}
+
+/**
+ * ∂/∂x: dy·w·((1 + (pw − 1)·t)·σ(x) − pw·t), ÷ n for 'mean', written as
+ * (1 − t)·σ(x) − pw·t·σ(−x): the same value, but σ(30) − 1 would cancel even in float64.
+ */
+function bceWithLogitsBackward (dy, x, t, shape, { weight, posWeight, reduction = 'mean' } = {}) {
+  const { n, w, pw } = bceParts(x, shape, { weight, posWeight })
+  const d = new Float64Array(n)
+  for (let e = 0; e < n; e++) {
+    const g = reduction === 'none' ? dy[e] : reduction === 'sum' ? dy[0] : dy[0] / n
+    const p = pw(e) === null ? 1 : pw(e)
+    const s = 1 / (1 + Math.exp(-x[e])); const sc = 1 / (1 + Math.exp(x[e]))
+    d[e] = g * w(e) * ((1 - t[e]) * s - p * t[e] * sc)
+  }
+  return d
+}
+
+module.exports = { crossEntropy, crossEntropyBackward, mse, mseBackward, bceWithLogits, bceWithLogitsBackward, broadcastIndex }

@@ -58,6 +58,17 @@ new fv.nn.Linear(3, 2, { bais: false })
 // @ts-expect-error a kernel size is a number or [h, w]
 new fv.nn.Conv2d(1, 2, '3')
 
+// fv.nn attention: MultiheadAttention's { out, weights } and { dq, dk, dv }, the CNN blocks' maps
+const mha = new fv.nn.MultiheadAttention(16, 4, { batchFirst: true, numKvHeads: 2 })
+const q16 = fv.tensor(new Float32Array(2 * 3 * 16), [2, 3, 16])
+const att: fv.nn.MultiheadAttentionResult = mha.forward(q16, q16, q16, { keyPaddingMask: new Uint8Array(6), isCausal: true })
+const attW: fv.Tensor | null = att.weights
+const attG: Promise<fv.nn.MultiheadAttentionGrads> = mha.backwardAsync(att.out)
+const gateMap: fv.Tensor | null = new fv.nn.CBAM(16, { kernel: 3 }).lastAttention
+const pooled: fv.nn.AttentionPoolResult = new fv.nn.AttentionPool(16).forward(q16)
+// @ts-expect-error attention options are camelCase
+mha.forward(q16, q16, q16, { need_weights: false })
+
 // fv.io: loaded records narrow to Tensor or an integer tensor by dtype
 const sd = fv.io.loadSafetensors('model.safetensors')
 const w0 = sd['w']
@@ -101,4 +112,4 @@ new fv.optim.OneCycleLR(adam, 0.01, { totalSteps: 100, annealStrategy: 'exp' })
 // @ts-expect-error adamStep needs the step number
 fv.ops.adamStep(x, x, x, x, null, { lr: 1e-3 })
 
-export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled, lrs, total, stepped, norm }
+export { dx, p, wdata, count, saved, meta, half, seed, lossValue, dIn, tracked, filled, lrs, total, stepped, norm, attW, attG, gateMap, pooled }

@@ -1,0 +1,28 @@
+// gate: the generic variant and the dispatch.
+#include "cpu/gate/gate.h"
+
+#include "cpu/simd/kernel_table.h"
+
+#define FOVEAL_VARIANT_HEADER "cpu/gate/gate.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/gate/gate_kernels.h"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
+
+namespace foveal {
+namespace cpu {
+namespace {
+
+FOVEAL_KERNEL_TABLE(kSpatialGateForward, spatial_gate_forward);
+FOVEAL_KERNEL_TABLE(kSpatialGateBackward, spatial_gate_backward);
+FOVEAL_KERNEL_TABLE(kChannelPoolForward, channel_pool_forward);
+FOVEAL_KERNEL_TABLE(kChannelPoolBackward, channel_pool_backward);
+
+}  // namespace
+
+void spatial_gate_forward(const SpatialGateParams& p) { kSpatialGateForward.pick()(p); }
+void spatial_gate_backward(const SpatialGateBackwardParams& p) { kSpatialGateBackward.pick()(p); }
+void channel_pool_forward(const ChannelPoolParams& p) { kChannelPoolForward.pick()(p); }
+void channel_pool_backward(const ChannelPoolBackwardParams& p) { kChannelPoolBackward.pick()(p); }
+
+}  // namespace cpu
+}  // namespace foveal
