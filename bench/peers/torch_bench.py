@@ -195,7 +195,59 @@ def case_optim(c):
     return opt.step
 
 
-CASES = {"matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
+class SpatialGate(torch.nn.Module):
+    """x · σ(conv1x1_a(x) ⊙ conv1x1_b(x)), foveal's fv.nn.SpatialGate (names conv_a, conv_b)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv_a = torch.nn.Conv2d(channels, 1, 1)
+        self.conv_b = torch.nn.Conv2d(channels, 1, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.conv_a(x) * self.conv_b(x))
+
+
+def train_model(name):
+    nn = torch.nn
+    if name == "reference_gate":
+        # Issue 10's reference gate CNN: 28 → 26 → 24 → 12, flatten 9216, linear → 10.
+        return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                             SpatialGate(64), nn.Flatten(), nn.Linear(9216, 10))
+    if name == "train_gate":
+        # `foveal train --model gate` (lib/train/architectures.ts).
+        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), SpatialGate(32),
+                             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+    raise ValueError("no model " + name)
+
+
+def case_train_step(c):
+    """One step: forward, cross-entropy, backward, Adam — as PyTorch users write it."""
+    model = train_model(c["model"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.rand(c["batch"], 1, 28, 28)
+    y = torch.randint(0, 10, (c["batch"],))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def case_infer(c):
+    model = train_model(c["model"]).eval()
+    x = torch.rand(c["batch"], 1, 28, 28)
+
+    def fwd():
+        with torch.no_grad():
+            return model(x)
+    return fwd
+
+
+CASES = {"train_step": case_train_step, "infer": case_infer, "matmul": case_matmul, "linear": case_linear, "attention": case_attention, "conv2d": case_conv2d,
          "dense": case_dense, "max_pool2d": lambda c: case_pool2d(c, F.max_pool2d),
          "avg_pool2d": lambda c: case_pool2d(c, F.avg_pool2d), "global_avg_pool2d": case_global_avg_pool2d,
          "attention_math": case_attention_math, "optim": case_optim}

@@ -2,6 +2,7 @@
 // registerModel once the fv.nn modules they are built from exist; until then
 // createModel says which modules this build lacks.
 import * as nn from '../nn'
+import { buildModel } from './architectures'
 import { type ModelFactory, type ModelSpec, type TrainModel } from './types'
 
 export const MODEL_NAMES = ['cnn', 'gate', 'se', 'cbam', 'nonlocal', 'mha', 'pool'] as const
@@ -62,3 +63,6 @@ function unavailableReason (name: ModelName): string {
   }
   return `model '${name}' is not available yet: its architecture is not defined (lib/train/models.ts registers it)`
 }
+
+// The architectures (lib/train/architectures.ts).
+for (const name of MODEL_NAMES) registerModel(name, (spec) => buildModel(name, spec))
