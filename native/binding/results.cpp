@@ -18,6 +18,7 @@ struct Loan {
   size_t bytes = 0;
   napi_ref ref = nullptr;  // weak: cleared by V8 when it collects the ArrayBuffer
   std::shared_ptr<ResultBook> book;
+  uint64_t seq = 0;        // when it was lent (the book's count at the time)
 };
 
 namespace {
@@ -118,7 +119,7 @@ bool ResultBook::prefer_v8(size_t bytes) const {
 }
 
 napi_value ResultBook::lend(napi_env env, void* block, size_t bytes) {
-  auto* loan = new Loan{block, bytes, nullptr, self_.lock()};
+  auto* loan = new Loan{block, bytes, nullptr, self_.lock(), c_.lent};
   napi_value ab;
   if (napi_create_external_arraybuffer(env, block, bytes, finalize_loan, loan, &ab) != napi_ok) {
     delete loan;
@@ -174,6 +175,9 @@ void ResultBook::sweep(napi_env env, bool force) {
   std::vector<Loan*> dead;
   for (const auto& [block, loan] : loans_)
     if (loan->ref && collected(env, loan->ref) && pins_.find(block) == pins_.end()) dead.push_back(loan);
+  // Oldest first: the pool hands out the block freed last, so the next ops get the blocks
+  // written most recently, the likeliest to be still in the cache.
+  std::sort(dead.begin(), dead.end(), [](const Loan* a, const Loan* b) { return a->seq < b->seq; });
   for (Loan* loan : dead) reclaim(loan, Way::kGc);
   // A fresh canary nobody references: the next collection of any kind clears it.
   if (canary_) napi_delete_reference(env, canary_);
