@@ -107,9 +107,9 @@ export interface NativeOps {
 
   // loss (lib/ops/loss.ts); reduction: 0 none, 1 mean, 2 sum
   crossEntropy(logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number, reduction: number,
-    smoothing: number, ignoreIndex: number): F32
+    smoothing: number, ignoreIndex: number, weight: F32 | null): F32
   crossEntropyBackward(dy: F32, logits: F32, labels: Int32Array, out: F32 | null, N: number, C: number,
-    reduction: number, smoothing: number, ignoreIndex: number): F32
+    reduction: number, smoothing: number, ignoreIndex: number, weight: F32 | null): F32
   mse(pred: F32, target: F32, out: F32 | null, reduction: number): F32
   mseBackward(dy: F32, pred: F32, target: F32, out: F32 | null, reduction: number): F32
   bceWithLogits(logits: F32, target: F32, weight: F32 | null, posWeight: F32 | null, out: F32 | null,

@@ -166,3 +166,36 @@ test('losses reject bad input with TypeError / RangeError naming the op and argu
   t.throws(() => binding.crossEntropy(new Float32Array(11), new Int32Array(4), null, 4, 3, 1, 0, -100), { instanceOf: RangeError, message: /crossEntropy: logits must have 12 elements/ })
   t.throws(() => binding.mse(new Float32Array(4), new Float32Array(4), null, 3), { instanceOf: RangeError, message: /mse: reduction must be an integer from 0 to 2/ })
 })
+
+// Class weights (PyTorch's weight): every reduction, with and without smoothing and an
+// ignored row, against the float64 reference; the gradient also by finite differences.
+for (const [N, C] of [[3, 5], [17, 10], [64, 37]]) {
+  for (const reduction of ['mean', 'sum', 'none']) {
+    for (const labelSmoothing of [0, 0.15]) {
+      const name = `logits=[${N},${C}] weight=[${C}] reduction=${reduction} labelSmoothing=${labelSmoothing}`
+      test(`crossEntropy ${name} matches the float64 reference, forward and backward`, (t) => {
+        const x = rand([N, C], 7 * N + C, -6, 6); const y = labelsFor(N, C, 11, 5)
+        const weight = rand([C], 13, 0.1, 3)
+        const opts = { reduction, labelSmoothing, weight }
+        const refOpts = { reduction, labelSmoothing, weight: weight.data }
+        const loss = fv.ops.crossEntropy(x, y, opts)
+        assertClose(t, loss.data, ref.crossEntropy(x.data, y, N, C, refOpts), { ...L_TOL, label: 'loss' })
+        const dy = reduction === 'none' ? rand([N], 5) : fv.tensor(Float32Array.of(0.7), [])
+        const g = fv.ops.crossEntropyBackward(dy, x, y, opts)
+        assertClose(t, g.data, ref.crossEntropyBackward(dy.data, x.data, y, N, C, refOpts), { ...G_TOL, label: 'dlogits' })
+        if (N === 3) {
+          const L = (v) => { const l = ref.crossEntropy(v, y, N, C, refOpts); let s = 0; for (let i = 0; i < l.length; i++) s += l[i] * dy.data[i]; return s }
+          assertClose(t, g.data, numericGrad(L, x.data), { rtol: 1e-4, atol: 1e-5, label: 'finite differences' })
+        }
+      })
+    }
+  }
+}
+
+test('crossEntropy: a weight of the wrong shape is a RangeError naming it; Async agrees with sync', async (t) => {
+  const x = rand([4, 3], 1); const y = Int32Array.from([0, 1, 2, 1])
+  const err = t.throws(() => fv.ops.crossEntropy(x, y, { weight: rand([4], 2) }), { instanceOf: RangeError })
+  t.is(err.message, 'crossEntropy: weight must be [3] (one per class of logits), got [4]')
+  const w = rand([3], 3, 0.5, 2)
+  assertBitIdentical(t, (await fv.ops.crossEntropyAsync(x, y, { weight: w })).data, fv.ops.crossEntropy(x, y, { weight: w }).data)
+})

@@ -14,8 +14,8 @@ export type { GELUOptions, FlattenOptions, DropoutOptions } from './activation'
 export { LayerNorm, BatchNorm2d, GroupNorm } from './norm'
 export type { LayerNormOptions, BatchNorm2dOptions, GroupNormOptions } from './norm'
 export { Sequential, ModuleList, ModuleDict } from './container'
-export { CrossEntropyLoss, MSELoss } from './loss'
-export type { CrossEntropyLossOptions, MSELossOptions } from './loss'
+export { CrossEntropyLoss, MSELoss, BCEWithLogitsLoss } from './loss'
+export type { CrossEntropyLossOptions, MSELossOptions, BCEWithLogitsLossOptions } from './loss'
 export { MultiheadAttention } from './attention'
 export type {
   MultiheadAttentionOptions, MultiheadAttentionForwardOptions, MultiheadAttentionResult, MultiheadAttentionGrads,

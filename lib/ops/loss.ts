@@ -15,6 +15,12 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number
   /** Rows whose label equals this contribute nothing and get zero gradient (default −100, as PyTorch). */
   ignoreIndex?: number
+  /**
+   * Class weights [C] (PyTorch's weight): row i's loss is scaled by weight[labels[i]] (with
+   * label smoothing, the ε part weighs each class by its own weight), and 'mean' divides
+   * by Σ weight[labels[i]] over the rows not ignored.
+   */
+  weight?: TensorLike | null
   /** A tensor of the loss's shape ([] or [N]) to write into. */
   out?: TensorLike
 }
@@ -57,12 +63,14 @@ function ceCommon (op: string, logits: TensorLike, labels: unknown, opts: CrossE
   if (X.shape.length !== 2) rangeError(op, 'logits', '[N, C] (rank 2)', fmtShape(X.shape))
   const [N, C] = X.shape as [number, number]
   const L = labelsArg(op, labels, N)
-  const o = optionsArg(op, opts, ['reduction', 'labelSmoothing', 'ignoreIndex', 'out'])
+  const o = optionsArg(op, opts, ['reduction', 'labelSmoothing', 'ignoreIndex', 'weight', 'out'])
   const reduction = reductionArg(op, o.reduction)
   const smoothing = numberArg(op, 'labelSmoothing', o.labelSmoothing, 0, 0, 1)
   const ignoreIndex = o.ignoreIndex === undefined ? -100 : integerArg(op, 'ignoreIndex', o.ignoreIndex, -(2 ** 31), 2 ** 31 - 1)
+  const W = optionalTensorArg(op, 'weight', o.weight)
+  if (W !== null && (W.shape.length !== 1 || W.shape[0] !== C)) rangeError(op, 'weight', `[${C}] (one per class of logits)`, fmtShape(W.shape))
   const lossShape = Object.freeze(reduction === 'none' ? [N] : [])
-  return { X, N, C, L, o, reduction, smoothing, ignoreIndex, lossShape }
+  return { X, N, C, L, o, reduction, smoothing, ignoreIndex, W, lossShape }
 }
 
 // The upstream gradient: a number (for the scalar reductions) or a tensor of the loss's shape.
@@ -82,8 +90,8 @@ function planCrossEntropy (logits: TensorLike, labels: Int32Array, opts?: CrossE
   const c = ceCommon(op, logits, labels, opts)
   const out = outArg(op, 'out', c.o.out, c.lossShape, [['logits', c.X]])
   return {
-    args: [c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex] as
-      [F, Int32Array, FN, number, number, number, number, number],
+    args: [c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex,
+      c.W?.data ?? null] as [F, Int32Array, FN, number, number, number, number, number, FN],
     finish: (loss: F): Tensor => resultTensor(c.o.out, out, loss, c.lossShape)
   }
 }
@@ -95,8 +103,8 @@ function planCrossEntropyBackward (dy: number | TensorLike, logits: TensorLike, 
   const DY = dyArg(op, dy, c.lossShape)
   const out = outArg(op, 'out', c.o.out, c.X.shape, [['dy', DY], ['logits', c.X]])
   return {
-    args: [DY.data, c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex] as
-      [F, F, Int32Array, FN, number, number, number, number, number],
+    args: [DY.data, c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex,
+      c.W?.data ?? null] as [F, F, Int32Array, FN, number, number, number, number, number, FN],
     finish: (g: F): Tensor => resultTensor(c.o.out, out, g, c.X.shape)
   }
 }

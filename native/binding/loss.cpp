@@ -1,6 +1,6 @@
 // Binding for the loss family (reduction: 0 none, 1 mean, 2 sum):
-//   crossEntropy(logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
-//   crossEntropyBackward(dy, logits, labels, out, N, C, reduction, smoothing, ignoreIndex)
+//   crossEntropy(logits, labels, out, N, C, reduction, smoothing, ignoreIndex, weight)
+//   crossEntropyBackward(dy, logits, labels, out, N, C, reduction, smoothing, ignoreIndex, weight)
 //   mse(pred, target, out, reduction) · mseBackward(dy, pred, target, out, reduction)
 //   bceWithLogits(logits, target, weight, posWeight, out, shape, weightShape, posWeightShape,
 //                 reduction)
@@ -168,6 +168,9 @@ class CrossEntropyOp {
     p_.reduction = reduction_arg(a, 5);
     p_.smoothing = smoothing_arg(a, 6);
     p_.ignore_index = static_cast<int32_t>(a.integer(7, "ignoreIndex", INT32_MIN, INT32_MAX));
+    const F32 weight = a.optional_f32(8, "weight");
+    if (weight.present) a.expect_length(weight, p_.C);
+    p_.weight = weight.present ? weight.data : nullptr;
     a.expect_length(logits, checked_mul(kName, p_.N, p_.C));
     if (static_cast<int64_t>(labels_.length) != p_.N)
       throw Napi::RangeError::New(a.env(), "crossEntropy: labels must have " + std::to_string(p_.N) + " elements");
@@ -200,6 +203,9 @@ class CrossEntropyBackwardOp {
     p_.reduction = reduction_arg(a, 6);
     p_.smoothing = smoothing_arg(a, 7);
     p_.ignore_index = static_cast<int32_t>(a.integer(8, "ignoreIndex", INT32_MIN, INT32_MAX));
+    const F32 weight = a.optional_f32(9, "weight");
+    if (weight.present) a.expect_length(weight, p_.C);
+    p_.weight = weight.present ? weight.data : nullptr;
     const int64_t n = checked_mul(kName, p_.N, p_.C);
     a.expect_length(logits, n);
     a.expect_length(dy, loss_length(p_.reduction, p_.N));

@@ -11,21 +11,24 @@ function rowStats (x, i, C) {
 }
 
 /** Per-row losses (0 for ignored rows) and the reduced loss. */
-function crossEntropy (x, labels, N, C, { reduction = 'mean', labelSmoothing: eps = 0, ignoreIndex = -100 } = {}) {
+// weight (class weights [C], PyTorch's): row i is scaled by w[y_i] (the ε part by each
+// class's own weight), and mean divides by Σ w[y_i].
+function crossEntropy (x, labels, N, C, { reduction = 'mean', labelSmoothing: eps = 0, ignoreIndex = -100, weight = null } = {}) {
+  const w = (c) => weight ? weight[c] : 1
   const rows = new Float64Array(N)
   let counted = 0
   for (let i = 0; i < N; i++) {
     const y = labels[i]
     if (y === ignoreIndex) continue
-    counted++
+    counted += w(y)
     const { m, ls, nan } = rowStats(x, i, C)
     if (nan) { rows[i] = NaN; continue }
     if (m === -Infinity) { rows[i] = Infinity; continue }
-    const nll = (m - x[i * C + y]) + ls
+    const nll = w(y) * ((m - x[i * C + y]) + ls)
     if (eps === 0) { rows[i] = nll; continue }
-    let gap = 0
-    for (let c = 0; c < C; c++) gap += m - x[i * C + c]
-    rows[i] = (1 - eps) * nll + eps * (gap / C + ls)
+    let smooth = 0
+    for (let c = 0; c < C; c++) smooth += w(c) * ((m - x[i * C + c]) + ls)
+    rows[i] = (1 - eps) * nll + eps * smooth / C
   }
   if (reduction === 'none') return rows
   let total = 0
@@ -33,10 +36,13 @@ function crossEntropy (x, labels, N, C, { reduction = 'mean', labelSmoothing: ep
   return Float64Array.of(reduction === 'sum' ? total : (counted ? total / counted : NaN))
 }
 
-function crossEntropyBackward (dy, x, labels, N, C, { reduction = 'mean', labelSmoothing: eps = 0, ignoreIndex = -100 } = {}) {
+function crossEntropyBackward (dy, x, labels, N, C, { reduction = 'mean', labelSmoothing: eps = 0, ignoreIndex = -100, weight = null } = {}) {
+  const w = (c) => weight ? weight[c] : 1
+  let wsum = 0
+  for (let k = 0; k < C; k++) wsum += w(k)
   const dx = new Float64Array(N * C)
   let counted = 0
-  for (let i = 0; i < N; i++) if (labels[i] !== ignoreIndex) counted++
+  for (let i = 0; i < N; i++) if (labels[i] !== ignoreIndex) counted += w(labels[i])
   for (let i = 0; i < N; i++) {
     const y = labels[i]
     if (y === ignoreIndex) continue
@@ -45,7 +51,8 @@ function crossEntropyBackward (dy, x, labels, N, C, { reduction = 'mean', labelS
     if (m === -Infinity) continue
     for (let c = 0; c < C; c++) {
       const p = Math.exp(x[i * C + c] - m) / s
-      dx[i * C + c] = g * (p - (c === y ? 1 - eps : 0) - eps / C)
+      // ∂/∂x_c of (1−ε)·w_y·(lse − x_y) + ε/C·Σ_k w_k·(lse − x_k)
+      dx[i * C + c] = g * ((1 - eps) * w(y) * (p - (c === y ? 1 : 0)) + eps / C * (wsum * p - w(c)))
     }
   }
   return dx

@@ -33,10 +33,10 @@ FOVEAL_KERNEL_TABLE(kBceBackward, bce_backward);
 constexpr int64_t kBceChunk = 8192;
 constexpr int64_t kBceGrain = 16384;  // elements per thread at least, for the 'none' map
 
-// Throws for the first label outside [0, C) that is not the ignored one; returns how many
-// rows are counted (not ignored).
-int64_t check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C, int32_t ignore) {
-  int64_t counted = 0;
+// Throws for the first label outside [0, C) that is not the ignored one; returns what mean
+// divides by: the rows counted (not ignored), or with class weights Σ w[y] over them.
+double check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C, int32_t ignore, const float* weight) {
+  double counted = 0;
   for (int64_t i = 0; i < N; ++i) {
     const int32_t y = labels[i];
     if (y == ignore) continue;
@@ -44,7 +44,7 @@ int64_t check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C
       throw std::invalid_argument(std::string(op) + ": labels[" + std::to_string(i) + "] must be an integer from 0 to " +
                                   std::to_string(C - 1) + " (or ignoreIndex " + std::to_string(ignore) + "), got " +
                                   std::to_string(y));
-    ++counted;
+    counted += weight ? static_cast<double>(weight[y]) : 1.0;
   }
   return counted;
 }
@@ -52,7 +52,7 @@ int64_t check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C
 }  // namespace
 
 void cross_entropy_forward(const char* op, const CrossEntropyParams& p) {
-  const int64_t counted = check_labels(op, p.labels, p.N, p.C, p.ignore_index);
+  const double counted = check_labels(op, p.labels, p.N, p.C, p.ignore_index, p.weight);
   double* rows = mem::scratch_as<double>(1, static_cast<size_t>(p.N > 0 ? p.N : 1));
   kCeForward.pick()(p, rows);
   if (p.reduction == Reduction::none) {
@@ -62,14 +62,14 @@ void cross_entropy_forward(const char* op, const CrossEntropyParams& p) {
   double total = 0;  // in row order: the same bits on any thread count
   for (int64_t i = 0; i < p.N; ++i) total += rows[i];
   if (p.reduction == Reduction::mean)
-    total = counted > 0 ? total / static_cast<double>(counted) : std::numeric_limits<double>::quiet_NaN();
+    total = counted != 0 ? total / counted : std::numeric_limits<double>::quiet_NaN();
   p.loss[0] = static_cast<float>(total);
 }
 
 void cross_entropy_backward(const char* op, const CrossEntropyBackwardParams& p) {
-  const int64_t counted = check_labels(op, p.labels, p.N, p.C, p.ignore_index);
+  const double counted = check_labels(op, p.labels, p.N, p.C, p.ignore_index, p.weight);
   // mean: ∂(Σ/count) — with no counted row every row is ignored and gets 0 anyway.
-  const float scale = p.reduction == Reduction::mean && counted > 0 ? static_cast<float>(1.0 / counted) : 1.f;
+  const float scale = p.reduction == Reduction::mean && counted != 0 ? static_cast<float>(1.0 / counted) : 1.f;
   kCeBackward.pick()(p, scale);
 }
 

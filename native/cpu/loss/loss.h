@@ -17,6 +17,7 @@ struct CrossEntropyParams {
   Reduction reduction;
   float smoothing;        // label smoothing ε in [0, 1]
   int32_t ignore_index;   // rows with this label contribute nothing (and are not counted by mean)
+  const float* weight;    // [C] class weights, or nullptr (PyTorch's weight: mean divides by Σ w[y])
 };
 
 struct CrossEntropyBackwardParams {
@@ -28,6 +29,7 @@ struct CrossEntropyBackwardParams {
   Reduction reduction;
   float smoothing;
   int32_t ignore_index;
+  const float* weight;    // [C] or nullptr
 };
 
 struct MseParams {

@@ -46,6 +46,50 @@ double row_loss(const float* x, int64_t C, int32_t y, float eps) {
   return (1.0 - eps) * nll + eps * smooth;
 }
 
+// The loss of one row with class weights w (PyTorch's): (1−ε)·w_y·(lse − x_y) +
+// ε/C·Σ_c w_c·(lse − x_c), the second sum as Σ w_c·(m − x_c) + lse·Σ w_c.
+double row_loss_weighted(const float* x, int64_t C, int32_t y, float eps, const float* w) {
+  const float m = row_max_nan(x, C);
+  if (m != m) return std::numeric_limits<double>::quiet_NaN();
+  if (m == -kInf) return std::numeric_limits<double>::infinity();
+  double s, gap;
+  exp_and_gap_sums(x, C, m, &s, &gap);
+  const double ls = std::log(s);
+  const double nll = w[y] * ((static_cast<double>(m) - x[y]) + ls);
+  if (eps == 0.f) return nll;
+  double gw = 0, wsum = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    gw += static_cast<double>(w[c]) * (static_cast<double>(m) - x[c]);
+    wsum += w[c];
+  }
+  return (1.0 - eps) * nll + eps * (gw + ls * wsum) / static_cast<double>(C);
+}
+
+// dlogits of one weighted row: g·(p_c·((1−ε)·w_y + ε·W/C) − ε·w_c/C − (1−ε)·w_y·[c = y]),
+// W = Σ w_c.
+void row_grad_weighted(const float* x, float* dx, int64_t C, int32_t y, float eps, float g, const float* w) {
+  const float m = row_max_nan(x, C);
+  if (m == -kInf) {
+    for (int64_t i = 0; i < C; i += kN) vstore_part(dx + i, vzero(), C - i);
+    return;
+  }
+  double s, gap;
+  exp_and_gap_sums(x, C, m, &s, &gap);
+  double wsum = 0;
+  for (int64_t c = 0; c < C; ++c) wsum += w[c];
+  const float r = static_cast<float>(1.0 / s);
+  const float a = static_cast<float>((1.0 - eps) * w[y] + eps * wsum / static_cast<double>(C));
+  const float off = eps / static_cast<float>(C);
+  const Vf mv = vset1(m), rv = vset1(r), av = vset1(a), ov = vset1(off), gv = vset1(g);
+  for (int64_t i = 0; i < C; i += kN) {
+    const int64_t left = C - i;
+    const Vf p = vmul(vexp(vsub(vload_part(x + i, left, m), mv)), rv);
+    vstore_part(dx + i, vmul(vfnmadd(vload_part(w + i, left), ov, vmul(p, av)), gv), left);
+  }
+  const float py = static_cast<float>(std::exp(static_cast<double>(x[y]) - m) / s);
+  dx[y] = g * ((py * a - (1.f - eps) * w[y]) - off * w[y]);
+}
+
 // dlogits of one row: g·(softmax − (1−ε)·onehot(y) − ε/C).
 void row_grad(const float* x, float* dx, int64_t C, int32_t y, float eps, float g) {
   const float m = row_max_nan(x, C);
@@ -203,6 +247,7 @@ void cross_entropy_forward(const CrossEntropyParams& p, double* rows) {
       const int32_t y = p.labels[i];  // read once: checked already, but JS may write to it meanwhile
       if (y == p.ignore_index) rows[i] = 0.0;
       else if (y < 0 || y >= p.C) rows[i] = std::numeric_limits<double>::quiet_NaN();
+      else if (p.weight) rows[i] = row_loss_weighted(p.logits + i * p.C, p.C, y, p.smoothing, p.weight);
       else rows[i] = row_loss(p.logits + i * p.C, p.C, y, p.smoothing);
     }
   });
@@ -218,7 +263,8 @@ void cross_entropy_backward(const CrossEntropyBackwardParams& p, float scale) {
         continue;
       }
       const float g = (p.reduction == Reduction::none ? p.dloss[i] : p.dloss[0]) * scale;
-      row_grad(p.logits + i * p.C, dx, p.C, y, p.smoothing, g);
+      if (p.weight) row_grad_weighted(p.logits + i * p.C, dx, p.C, y, p.smoothing, g, p.weight);
+      else row_grad(p.logits + i * p.C, dx, p.C, y, p.smoothing, g);
     }
   });
 }
