@@ -99,7 +99,7 @@ test('trainRun writes runs/<name>/: metrics.json, curves.png, attention.png (and
   t.deepEqual(m.data.input, [1, 28, 28])
   t.is(m.data.train, 2000)
   t.is(m.data.test, 1000)
-  t.deepEqual(m.config, { epochs: 2, maxEpochs: 2, targetAccuracy: null, batch: 64, lr: 0.05, optimizer: 'custom', seed: 2, shift: 0, threads: fv.getNumThreads() })
+  t.deepEqual(m.config, { epochs: 2, maxEpochs: 2, targetAccuracy: null, batch: 64, lr: 0.05, schedule: 'constant', optimizer: 'custom', seed: 2, shift: 0, threads: fv.getNumThreads() })
   t.is(m.epochs.length, 2)
   t.deepEqual(m.epochs, r.fit.epochs)
   t.is(m.final.testAccuracy, m.epochs[1].testAccuracy)

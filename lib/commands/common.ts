@@ -61,7 +61,9 @@ export function intFlag (p: Parsed, name: string, min: number, fallback?: number
 }
 
 /** A finite number > 0. */
-export function positiveNumberFlag (p: Parsed, name: string, fallback: number): number {
+export function positiveNumberFlag (p: Parsed, name: string): number | undefined
+export function positiveNumberFlag (p: Parsed, name: string, fallback: number): number
+export function positiveNumberFlag (p: Parsed, name: string, fallback?: number): number | undefined {
   const v = str(p, name)
   if (v === undefined) return fallback
   const n = Number(v)

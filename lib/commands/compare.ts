@@ -44,14 +44,14 @@ export async function compare (args: string[]): Promise<number> {
   for (const model of models) {
     const reporter = reporterFor(stream, { quiet: s.quiet, title: `${model} on ${data.name}` })
     const r = await trainRun({
-      model, optimizer: s.optimizer, lr: s.lr, data, fit: s.fit, outDir: path.join(out, model), reporter,
+      model, optimizer: s.optimizer, lr: s.lr, schedule: s.schedule, data, fit: s.fit, outDir: path.join(out, model), reporter,
       command: commandLine('compare', args)
     })
     rows.push(compareRow(model, r))
   }
   const table = compareMarkdown(rows)
   fs.mkdirSync(out, { recursive: true })
-  const record = { command: commandLine('compare', args), data: data.name, settings: { ...s.fit, lr: s.lr, optimizer: s.optimizer }, rows }
+  const record = { command: commandLine('compare', args), data: data.name, settings: { ...s.fit, lr: s.lr ?? null, schedule: s.schedule, optimizer: s.optimizer }, rows }
   fs.writeFileSync(path.join(out, 'compare.json'), JSON.stringify(record, null, 2) + '\n')
   fs.writeFileSync(path.join(out, 'compare.md'), `# foveal compare on ${data.name}\n\n\`${record.command}\`\n\n${table}`)
   if (s.json) process.stdout.write(JSON.stringify({ dir: out, ...record }, null, 2) + '\n')

@@ -15,6 +15,7 @@ export const TRAINING_OPTIONS: OptionSpec = {
   epochs: { type: 'string' },
   batch: { type: 'string' },
   lr: { type: 'string' },
+  schedule: { type: 'string' },
   optimizer: { type: 'string' },
   seed: { type: 'string' },
   shift: { type: 'string' },
@@ -29,7 +30,10 @@ export const TRAINING_OPTIONS: OptionSpec = {
 
 export const TRAINING_HELP = `  --epochs N         train exactly N epochs (default: until 99.3% test accuracy, at most 3)
   --batch N          images per batch (default 64)
-  --lr X             learning rate (default 0.001)
+  --lr X             learning rate: the peak of the schedule (default 0.004; 0.001 with
+                     --schedule constant)
+  --schedule NAME    onecycle | constant (default onecycle: up to --lr over the first 30%
+                     of the steps, then annealed to ~0 by the last epoch)
   --optimizer NAME   ${OPTIMIZER_NAMES.join(' | ')} (default adam)
   --seed N           seed of the weights, shuffles and shifts (default 0)
   --shift N          augment: shift each training image by up to N pixels (default 0)
@@ -64,7 +68,8 @@ Examples:
 /** The run settings common to train and compare, checked. */
 export interface TrainingSettings {
   fit: FitOptions
-  lr: number
+  lr: number | undefined
+  schedule: 'onecycle' | 'constant'
   optimizer: OptimizerName
   data: DataSpec
   limit?: number
@@ -89,7 +94,8 @@ export function trainingSettings (p: Parsed): TrainingSettings {
       seed: intFlag(p, 'seed', 0, 0),
       shift: intFlag(p, 'shift', 0, 0)
     },
-    lr: positiveNumberFlag(p, 'lr', 1e-3),
+    lr: positiveNumberFlag(p, 'lr'),
+    schedule: choiceFlag(p, 'schedule', ['onecycle', 'constant'] as const, 'onecycle'),
     optimizer: choiceFlag(p, 'optimizer', OPTIMIZER_NAMES, 'adam'),
     data,
     limit: intFlag(p, 'limit', 1),
@@ -137,7 +143,7 @@ export async function train (args: string[]): Promise<number> {
   const stream = s.json ? process.stderr : process.stdout
   const reporter = reporterFor(stream, { quiet: s.quiet, title: `${model} on ${data.name}` })
   const r = await trainRun({
-    model, optimizer: s.optimizer, lr: s.lr, data, fit: s.fit, outDir: out, reporter, command: commandLine('train', args)
+    model, optimizer: s.optimizer, lr: s.lr, schedule: s.schedule, data, fit: s.fit, outDir: out, reporter, command: commandLine('train', args)
   })
   const f = r.metrics.final
   if (s.json) process.stdout.write(JSON.stringify({ dir: r.dir, ...r.metrics }, null, 2) + '\n')

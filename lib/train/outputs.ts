@@ -28,7 +28,7 @@ export interface RunMetrics {
   model: string
   parameters: number
   data: { name: string, train: number, test: number, input: number[], classes: number, normalization: Dataset['normalization'] }
-  config: { epochs: number | null, maxEpochs: number, targetAccuracy: number | null, batch: number, lr: number,
+  config: { epochs: number | null, maxEpochs: number, targetAccuracy: number | null, batch: number, lr: number, schedule: string,
     optimizer: string, seed: number, shift: number, threads: number }
   epochs: EpochMetrics[]
   final: { epochs: number, stoppedBy: 'epochs' | 'target', trainLoss: number | null, testLoss: number | null,

