@@ -82,7 +82,7 @@ test('dropout writes into out', (t) => {
 
 test('dropout rejects bad input with TypeError / RangeError naming the op and argument', (t) => {
   const x = rand([4], 1)
-  t.throws(() => fv.ops.dropout(x), { instanceOf: TypeError, message: /^dropout: seed must be a non-negative safe integer, got undefined/ })
+  t.throws(() => fv.ops.dropout(x), { instanceOf: TypeError, message: /^dropout: seed must be a non-negative safe integer when p > 0 \(the mask's key\), got undefined/ })
   t.throws(() => fv.ops.dropout(x, { seed: -1 }), { instanceOf: RangeError, message: /^dropout: seed must be an integer from 0 to 9007199254740991, got -1/ })
   t.throws(() => fv.ops.dropout(x, { seed: 1.5 }), { instanceOf: RangeError, message: /^dropout: seed must be an integer/ })
   t.throws(() => fv.ops.dropout(x, { seed: '1' }), { instanceOf: TypeError, message: /^dropout: seed must be an integer, got a string/ })

@@ -61,7 +61,7 @@ test('linear: wrong values are RangeErrors naming the argument, what was expecte
 test('linearBackward: mismatched dy, bad out and accumulate without outs', (t) => {
   const dy = rand([4, 5], 4)
   throwsLike(t, () => fv.ops.linearBackward(rand([4, 4], 1), x, w), RangeError, 'linearBackward: dy', '[4,5]', '[4,4]')
-  throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: 5 }), TypeError, 'linearBackward', 'options')
+  throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: 5 }), TypeError, 'linearBackward: out must be an object { dx?, dw?, db? }, got 5')
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: { dz: x } }), TypeError, "'dz'")
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: { dw: rand([3, 5], 1) } }), RangeError, 'linearBackward: out.dw.shape')
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { accumulate: 1 }), TypeError, 'linearBackward: accumulate')

@@ -207,6 +207,8 @@ Fields Args::fields(size_t i, const char* name) {
   return Fields(*this, v.As<Napi::Object>());
 }
 
+Napi::Value Fields::get(const char* key) const { return obj_.Get(key); }
+
 int64_t Fields::integer(const char* key, int64_t lo, int64_t hi) { return args_.integer_value(get(key), key, lo, hi); }
 
 int64_t Fields::dim(const char* key) { return integer(key, 0, kMaxSafe); }

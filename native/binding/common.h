@@ -66,7 +66,7 @@ class Fields {
  private:
   friend class Args;
   Fields(Args& args, Napi::Object obj) : args_(args), obj_(obj) {}
-  Napi::Value get(const char* key) const { return obj_.Get(key); }
+  Napi::Value get(const char* key) const;
   Args& args_;
   Napi::Object obj_;
 };
