@@ -27,7 +27,7 @@ FOVEAL_REGISTER_KERNEL(kConvKernels);
 // Scratch slots (mem::scratch) this family uses. gemm() (1×1 paths) takes slots 6 and 7
 // of the threads it runs on, so data kept across a gemm() call lives in 0–5 only; 6 and 7
 // serve as per-thread buffers inside regions that call only gemm_packed and the packers,
-// which use no scratch. Slots 1 and 3 are also conv_kernels.h's (generic depthwise dw
+// which use no scratch. Slots 1 and 3 are also conv_kernels.inc's (generic depthwise dw
 // accumulators, depthwise/direct tables), never while the caller holds them here.
 constexpr int kSlotPlan = 0;   // calling thread: the im2col plan, read by the whole region
 constexpr int kSlotXform = 1;  // calling thread: flipped weights, read by the whole region

@@ -1,5 +1,5 @@
-// loss: label checks, bceWithLogits' broadcast plan, the final reductions, the generic
-// variant and the dispatch.
+// loss: label checks, bceWithLogits' broadcast plan, the final reductions, and the
+// dispatch to the best variant (loss_generic/avx2/avx512.cpp).
 #include "cpu/loss/loss.h"
 
 #include <limits>
@@ -7,12 +7,8 @@
 #include <string>
 
 #include "core/memory.h"
+#include "core/parallel.h"
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/loss/loss.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/loss/loss_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
