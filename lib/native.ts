@@ -16,6 +16,11 @@ export interface NativeRuntime {
   dispose(data: Float32Array): boolean
   /** Whether the array's ArrayBuffer has been detached (Node 20 has no ArrayBuffer.prototype.detached). */
   isDetached(data: ArrayBufferView): boolean
+  /**
+   * Test hook: provokes the two nested scratch-slot reuses core/memory.h's debug check
+   * catches, and returns its messages; null in builds without the check (the default).
+   */
+  scratchCheckProbe(): string[] | null
 }
 
 /**
