@@ -169,8 +169,9 @@ export interface NativeOps {
 
 /** Every op's Async twin: the same arguments, its result through a Promise (run on a libuv thread). */
 export type AsyncTwins<T> = {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches any function: the key filter of a mapped type
   [K in keyof T as T[K] extends (...args: any[]) => any ? `${K & string}Async` : never]:
-    T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never
+  T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never
 }
 
 /** The addon: the runtime functions, and each op with its Async twin derived from its signature. */

@@ -3,7 +3,7 @@
 // rule; the message style is sharp's invalidParameterError). Every op validates here,
 // before anything reaches native code.
 import { binding } from './native'
-import { Tensor, type Shape, type TensorLike } from './tensor'
+import { Tensor, type Shape } from './tensor'
 
 /** Throws `TypeError: <op>: <name> must be <expected>, got <actual>`. */
 export function typeError (op: string, name: string, expected: string, actual: string): never {

@@ -12,7 +12,6 @@ const x = rand([4, 3], 1)
 const w = rand([5, 3], 2)
 const b = rand([5], 3)
 
-
 test('tensor(): data of the wrong kind, a bad shape, or a shape that does not fit the data', (t) => {
   throwsLike(t, () => fv.tensor('abc', [3]), TypeError, 'tensor', 'data')
   throwsLike(t, () => fv.tensor(new Float32Array(6), [2, -3]), RangeError, 'tensor', 'shape')

@@ -7,7 +7,7 @@
 // dy·(1−y²)). dy has the forward's shape; the result is dx, shaped like x.
 import { binding } from '../native'
 import { type Tensor, type TensorLike } from '../tensor'
-import { describe, fmtShape, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError, oneOfArg } from '../validate'
+import { fmtShape, optionsArg, outArg, rangeError, sameShape, tensorArg, oneOfArg } from '../validate'
 import { defineOp, resultTensor } from './define'
 
 export interface ActivationOptions {

@@ -5,7 +5,7 @@
 import { binding, type RawBinaryGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, describe, fmtShape, optionsArg, outArg, rangeError, sameShape, shapeArg, tensorArg, typeError, outsArg
+  type Checked, fmtShape, optionsArg, outArg, rangeError, sameShape, shapeArg, tensorArg, outsArg
 } from '../validate'
 import { MAX_RANK, broadcastShapes } from './args'
 import { defineOp, resultTensor } from './define'

@@ -6,8 +6,8 @@
 import { binding } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, booleanArg, describe, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
-  tensorArg, typeError, outsArg
+  type Checked, booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg,
+  outsArg
 } from '../validate'
 import { defineOp, resultTensor } from './define'
 import { rank4 } from './spatial'

@@ -4,10 +4,10 @@
 import { binding, type RawLinearGrads, type RawMatmulGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError, describe, outsArg
+  booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg, outsArg
 } from '../validate'
-import { defineOp, resultTensor } from './define'
 import { finiteArg } from './args'
+import { defineOp, resultTensor } from './define'
 import { activationArg } from './spatial'
 
 export interface LinearOptions {

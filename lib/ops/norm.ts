@@ -5,8 +5,8 @@
 import { binding, type RawNormGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, booleanArg, describe, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError,
-  sameShape, shapeArg, shapeSize, tensorArg, typeError, outsArg
+  type Checked, booleanArg, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
+  shapeArg, shapeSize, tensorArg, outsArg
 } from '../validate'
 import { numberArg } from './args'
 import { defineOp, resultTensor } from './define'

@@ -56,7 +56,6 @@ export interface SgdStepOptions {
 }
 
 type F = Float32Array
-type FN = Float32Array | null
 
 // The state tensors must have param's shape, and no two tensors may share memory: the
 // kernel reads every one of them while it writes param and the state.

@@ -25,7 +25,8 @@ function isInt (v: unknown): v is number {
 export function pairArg (op: string, name: string, value: unknown, fallback: readonly [number, number],
   min: number): [number, number] {
   if (value === undefined) return [fallback[0], fallback[1]]
-  const expected = min === 1 ? 'a positive integer or [h, w] of positive integers'
+  const expected = min === 1
+    ? 'a positive integer or [h, w] of positive integers'
     : `an integer ≥ ${min} or [h, w] of integers ≥ ${min}`
   let pair: [unknown, unknown]
   if (typeof value === 'number') pair = [value, value]
