@@ -35,7 +35,7 @@ function start ({ port = 8080, steps = 0, snapshotEvery = 50, model: name = 'gat
   state.done = (async () => {
     const batcher = new Batcher(train, { batchSize: 64, seed: 0, shuffle: true })
     const x = fv.tensor(batcher.x, [64, 1, 28, 28])
-    while (!state.stopping && (steps === 0 || state.step < steps)) {
+    while (!state.stopping && (steps === 0 || state.step < steps)) { // eslint-disable-line no-unmodified-loop-condition -- state.step changes
       for (const batch of batcher.epoch()) {
         if (state.stopping || (steps !== 0 && state.step >= steps)) break
         if (batch.size !== 64) continue

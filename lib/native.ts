@@ -16,6 +16,11 @@ export interface NativeRuntime {
   dispose(data: Float32Array): boolean
   /** Whether the array's ArrayBuffer has been detached (Node 20 has no ArrayBuffer.prototype.detached). */
   isDetached(data: ArrayBufferView): boolean
+  /**
+   * Test hook: provokes the two nested scratch-slot reuses core/memory.h's debug check
+   * catches, and returns its messages; null in builds without the check (the default).
+   */
+  scratchCheckProbe(): string[] | null
 }
 
 /**
@@ -54,14 +59,11 @@ export interface NativeOps {
   matmulBackward(dy: Float32Array, a: Float32Array, b: Float32Array, outDa: Float32Array | null,
     outDb: Float32Array | null, M: number, K: number, N: number, batch: number[], aBatch: number[],
     bBatch: number[]): RawMatmulGrads
-  gemm(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null, batch: number,
-    M: number, K: number, N: number, transA: boolean, transB: boolean, alpha: number, beta: number,
-    aBatched: boolean, bBatched: boolean, cBatched: boolean, biasRow: Float32Array | null,
-    biasCol: Float32Array | null, relu: boolean): Float32Array
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array | null, out: Float32Array | null,
+    biasRow: Float32Array | null, biasCol: Float32Array | null, problem: GemmProblem): Float32Array
   /** Test hook (not part of fv.ops): one product through gemm.h's packed-operand API, as conv and attention call it. */
-  gemmPacked(a: Float32Array, b: Float32Array, out: Float32Array | null, M: number, K: number, N: number,
-    transA: boolean, transB: boolean, alpha: number, biasRow: Float32Array | null, biasCol: Float32Array | null,
-    relu: boolean, packA: boolean): Float32Array
+  gemmPacked(a: Float32Array, b: Float32Array, out: Float32Array | null, biasRow: Float32Array | null,
+    biasCol: Float32Array | null, problem: GemmPackedProblem): Float32Array
 
   // activation (lib/ops/activation.ts): y = f(x); dx = dy·f'(x or y)
   relu(x: Float32Array, out: Float32Array | null): Float32Array
@@ -151,24 +153,25 @@ export interface NativeOps {
   normal_(t: F32, mean: number, std: number, seed: number): F32
 
   // optim (lib/ops/optim.ts): the updates write param and its state in place
-  adamStep(param: F32, grad: F32, expAvg: F32, expAvgSq: F32, maxExpAvgSq: F32 | null, lr: number, beta1: number,
-    beta2: number, eps: number, weightDecay: number, step: number, amsgrad: boolean, decoupled: boolean,
-    maximize: boolean): void
-  sgdStep(param: F32, grad: F32, momentumBuffer: F32 | null, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, maximize: boolean, initBuffer: boolean): void
+  adamStep(param: F32, grad: F32, expAvg: F32, expAvgSq: F32, maxExpAvgSq: F32 | null, hyper: AdamHyper): void
+  sgdStep(param: F32, grad: F32, momentumBuffer: F32 | null, hyper: SgdHyper): void
   /** A vector norm's reduction before its root (Σ|x|^ord, max|x|, ...; native/cpu/optim/optim.h). */
   normReduce(x: F32, ord: number): number
   scaleInPlace(x: F32, scale: number): void
 
-  // attention: see native/binding/attention.cpp for the positional arguments.
-  attention(...args: AttentionArgs): RawAttention
-  attentionBackward(...args: AttentionBackwardArgs): RawAttentionGrads
+  // attention (lib/ops/attention.ts): the arrays, then what to compute as one object
+  attention(q: F32, k: F32, v: F32, mask: F32 | null, keyLengths: Int32Array | null, outO: F32 | null,
+    outLse: F32 | null, outW: F32 | null, problem: AttentionForwardProblem): RawAttention
+  attentionBackward(dOut: F32, q: F32, k: F32, v: F32, out: F32, lse: F32, mask: F32 | null,
+    keyLengths: Int32Array | null, outDq: F32 | null, outDk: F32 | null, outDv: F32 | null,
+    problem: AttentionProblem): RawAttentionGrads
 }
 
 /** Every op's Async twin: the same arguments, its result through a Promise (run on a libuv thread). */
 export type AsyncTwins<T> = {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches any function: the key filter of a mapped type
   [K in keyof T as T[K] extends (...args: any[]) => any ? `${K & string}Async` : never]:
-    T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never
+  T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never
 }
 
 /** The addon: the runtime functions, and each op with its Async twin derived from its signature. */
@@ -176,16 +179,93 @@ export type NativeBinding = NativeRuntime & NativeOps & AsyncTwins<NativeOps>
 
 export interface RawConvGrads { dx: Float32Array, dw: Float32Array, db: Float32Array }
 
-/** B, Hq, Hkv, Lq, Lk, D, Dv, scale, causal, windowLeft, windowRight, 4 mask strides, dropout, seed, topK. */
-export type AttentionProblemArgs = [B: number, Hq: number, Hkv: number, Lq: number, Lk: number, D: number, Dv: number,
-  scale: number, causal: boolean, windowLeft: number, windowRight: number, maskStrideB: number, maskStrideH: number,
-  maskStrideQ: number, maskStrideK: number, dropout: number, seed: number, topK: number]
-export type AttentionArgs = [q: Float32Array, k: Float32Array, v: Float32Array, mask: Float32Array | null,
-  keyLengths: Int32Array | null, outO: Float32Array | null, outLse: Float32Array | null, outW: Float32Array | null,
-  ...problem: AttentionProblemArgs, returnWeights: boolean]
-export type AttentionBackwardArgs = [dOut: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array,
-  out: Float32Array, lse: Float32Array, mask: Float32Array | null, keyLengths: Int32Array | null,
-  outDq: Float32Array | null, outDk: Float32Array | null, outDv: Float32Array | null, ...problem: AttentionProblemArgs]
+// A binding that would take more than six sizes and flags after its arrays takes them as
+// one plain object instead (its "problem"), read by key in C++ (binding/common.h Fields):
+// each is declared once here, and the binding re-checks every key.
+
+/** What attention and attentionBackward compute (native/binding/attention.cpp). */
+export interface AttentionProblem {
+  B: number
+  Hq: number
+  Hkv: number
+  Lq: number
+  Lk: number
+  D: number
+  Dv: number
+  /** Multiplies q·kᵀ before the mask is added. */
+  scale: number
+  /** Bottom-right aligned. */
+  causal: boolean
+  /** −1: unbounded. */
+  windowLeft: number
+  windowRight: number
+  /** The mask element of (b, h, i, j) is at b·B + h·H + i·Q + j·K; 0 broadcasts. */
+  maskStrideB: number
+  maskStrideH: number
+  maskStrideQ: number
+  maskStrideK: number
+  /** Drop probability in [0, 1]; 0: none. */
+  dropout: number
+  /** The dropout mask's key (a non-negative safe integer). */
+  seed: number
+  /** 0: off. */
+  topK: number
+}
+export interface AttentionForwardProblem extends AttentionProblem {
+  returnWeights: boolean
+}
+/** gemm's sizes and epilogue (native/binding/linear.cpp). */
+export interface GemmProblem {
+  batch: number
+  M: number
+  K: number
+  N: number
+  transA: boolean
+  transB: boolean
+  alpha: number
+  beta: number
+  /** Whether a, b and c hold `batch` matrices (else one serves every item). */
+  aBatched: boolean
+  bBatched: boolean
+  cBatched: boolean
+  relu: boolean
+}
+export interface GemmPackedProblem {
+  M: number
+  K: number
+  N: number
+  transA: boolean
+  transB: boolean
+  alpha: number
+  relu: boolean
+  /** Pack a as well as b. */
+  packA: boolean
+}
+/** adamStep's hyperparameters (native/binding/optim.cpp). */
+export interface AdamHyper {
+  lr: number
+  beta1: number
+  beta2: number
+  eps: number
+  weightDecay: number
+  /** 1 for the first step. */
+  step: number
+  amsgrad: boolean
+  /** AdamW's decoupled weight decay. */
+  decoupled: boolean
+  maximize: boolean
+}
+/** sgdStep's hyperparameters. */
+export interface SgdHyper {
+  lr: number
+  momentum: number
+  dampening: number
+  weightDecay: number
+  nesterov: boolean
+  maximize: boolean
+  /** Copy the gradient into the momentum buffer (the first step) instead of updating it. */
+  initBuffer: boolean
+}
 export interface RawAttention { out: Float32Array, lse: Float32Array, weights?: Float32Array }
 export interface RawAttentionGrads { dq: Float32Array, dk: Float32Array, dv: Float32Array }
 

@@ -3,7 +3,7 @@
 // rule; the message style is sharp's invalidParameterError). Every op validates here,
 // before anything reaches native code.
 import { binding } from './native'
-import { Tensor, type Shape, type TensorLike } from './tensor'
+import { Tensor, type Shape } from './tensor'
 
 /** Throws `TypeError: <op>: <name> must be <expected>, got <actual>`. */
 export function typeError (op: string, name: string, expected: string, actual: string): never {
@@ -171,6 +171,32 @@ export function optionsArg<K extends string> (op: string, value: unknown, known:
     }
   }
   return value as Partial<Record<K, unknown>>
+}
+
+/**
+ * The `out` option of an op with several results: an object whose keys name the results it
+ * holds tensors for (each optional), e.g. { dx?, dw?, db? }. Returns its entries unchecked
+ * (outArg checks each one, named `out.<key>`). One reader, so every op words the same
+ * mistakes the same way.
+ */
+export function outsArg<K extends string> (op: string, value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
+  if (value === undefined || value === null) return {}
+  const expected = `an object { ${keys.join('?, ')}? }`
+  if (typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) typeError(op, 'out', expected, describe(value))
+  for (const key of Object.keys(value)) {
+    if (!(keys as readonly string[]).includes(key)) typeError(op, 'out', expected, `unknown key '${key}'`)
+  }
+  return value as Partial<Record<K, unknown>>
+}
+
+/** One of the strings in `allowed` (a TypeError for a non-string, a RangeError for another string). */
+export function oneOfArg<T extends string> (op: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback
+  const quoted = allowed.map((a) => `'${a}'`)
+  const list = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('')
+  if (typeof value !== 'string') typeError(op, name, list, describe(value))
+  if (!(allowed as readonly string[]).includes(value)) rangeError(op, name, list, describe(value))
+  return value as T
 }
 
 export function booleanArg (op: string, name: string, value: unknown, fallback: boolean): boolean {

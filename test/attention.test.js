@@ -91,13 +91,30 @@ test('attention q=[1,1,64,64] dropout: the kept fraction is 1−p, kept weights 
   assertBitIdentical(t, fv.ops.attention(q, k, v, { dropout: p, seed: 1234 }).out, r.out, 'same seed')
 })
 
-test('attention dropout without a seed draws one and returns it', (t) => {
+test('attention dropout follows fv.ops.dropout\'s contract: the seed is required when p > 0, and returned', (t) => {
   const c = { B: 1, Hq: 1, Hkv: 1, Lq: 9, Lk: 9, D: 4, Dv: 4 }
   const { q, k, v } = inputs(c)
-  const a = fv.ops.attention(q, k, v, { dropout: 0.5 })
-  t.true(Number.isSafeInteger(a.seed) && a.seed >= 0)
-  assertBitIdentical(t, fv.ops.attention(q, k, v, { dropout: 0.5, seed: a.seed }).out, a.out, 'replayed with the returned seed')
+  throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: 0.5 }), TypeError, 'attention: seed must be a non-negative safe integer when dropout > 0', 'got undefined')
+  throwsLike(t, () => fv.ops.dropout(q, { p: 0.5 }), TypeError, 'dropout: seed must be a non-negative safe integer when p > 0', 'got undefined')
+  const a = fv.ops.attention(q, k, v, { dropout: 0.5, seed: 77 })
+  t.is(a.seed, 77)
   t.is(fv.ops.attention(q, k, v).seed, undefined)
+  t.is(fv.ops.attention(q, k, v, { dropout: 0 }).seed, undefined, 'p = 0 needs no seed')
+})
+
+test('attention dropout=1 drops every weight, as fv.ops.dropout p=1: out = 0, zero gradients, lse and weights as p = 0', async (t) => {
+  const c = { B: 2, Hq: 2, Hkv: 1, Lq: 7, Lk: 9, D: 8, Dv: 5 }
+  const { q, k, v } = inputs(c, 3)
+  const opts = { causal: true, returnWeights: true }
+  const kept = fv.ops.attention(q, k, v, opts)
+  for (const r of [fv.ops.attention(q, k, v, { ...opts, dropout: 1, seed: 4 }), await fv.ops.attentionAsync(q, k, v, { ...opts, dropout: 1, seed: 4 })]) {
+    t.true(r.out.data.every((x) => x === 0), 'out = 0')
+    assertBitIdentical(t, r.lse, kept.lse, 'lse')
+    assertBitIdentical(t, r.weights, kept.weights, 'weights (taken before dropout)')
+  }
+  const dOut = rand([2, 2, 7, 5], 9)
+  const g = fv.ops.attentionBackward(dOut, q, k, v, kept.out, kept.lse, { causal: true, dropout: 1, seed: 4 })
+  for (const name of ['dq', 'dk', 'dv']) t.true(g[name].data.every((x) => x === 0), `${name} = 0`)
 })
 
 test('attention topK=1 is hard attention: out is the v row of the best visible key', (t) => {
@@ -282,9 +299,8 @@ test('attention: option values out of range are RangeErrors, wrong kinds TypeErr
   throwsLike(t, () => fv.ops.attention(q, k, v, { topK: 10 }), RangeError, 'attention: topK', 'got 10')
   throwsLike(t, () => fv.ops.attention(q, k, v, { topK: 2.5 }), RangeError, 'attention: topK')
   throwsLike(t, () => fv.ops.attention(q, k, v, { topK: '2' }), TypeError, 'attention: topK')
-  throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: 1 }), RangeError, 'attention: dropout must be a number in [0, 1), got 1')
+  throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: 1.5, seed: 1 }), RangeError, 'attention: dropout must be a number from 0 to 1, got 1.5')
   throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: -0.1 }), RangeError, 'attention: dropout', '-0.1')
-  throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: 0.99999999999 }), RangeError, 'attention: dropout')
   throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: NaN }), RangeError, 'attention: dropout', 'NaN')
   throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: '0.1' }), TypeError, 'attention: dropout')
   throwsLike(t, () => fv.ops.attention(q, k, v, { dropout: 0.1, seed: -1 }), RangeError, 'attention: seed', '-1')
@@ -296,9 +312,10 @@ test('attention: option values out of range are RangeErrors, wrong kinds TypeErr
   throwsLike(t, () => fv.ops.attention(q, k, v, { causal: 1 }), TypeError, 'attention: causal')
   throwsLike(t, () => fv.ops.attention(q, k, v, { returnWeights: 'yes' }), TypeError, 'attention: returnWeights')
   throwsLike(t, () => fv.ops.attention(q, k, v, { casual: true }), TypeError, 'attention: options', "'casual'")
-  throwsLike(t, () => fv.ops.attention(q, k, v, { out: 3 }), TypeError, 'attention', 'options.out')
+  throwsLike(t, () => fv.ops.attention(q, k, v, { out: 3 }), TypeError, 'attention: out must be an object { out?, lse?, weights? }, got 3')
+  throwsLike(t, () => fv.ops.attention(q, k, v, { out: { o: q } }), TypeError, 'attention: out must be an object { out?, lse?, weights? }', "unknown key 'o'")
   throwsLike(t, () => fv.ops.attention(q, k, v, { mask: new Float32Array(72) }), TypeError, 'attention: mask')
-  throwsLike(t, () => fv.ops.attention(q, k, v, { backend: 'tpu' }), RangeError, "attention: backend must be 'cpu' or 'cuda', got 'tpu'")
+  throwsLike(t, () => fv.ops.attention(q, k, v, { backend: 'tpu' }), RangeError, "attention: backend must be 'cpu' or 'cuda', got a string \"tpu\"")
   throwsLike(t, () => fv.ops.attention(q, k, v, { backend: 1 }), TypeError, 'attention: backend')
   throwsLike(t, () => fv.ops.attention(q, k, v, { precision: 'bf16' }), RangeError, 'attention: precision', 'bf16')
   throwsLike(t, () => fv.ops.attention(q, k, v, { precision: 'fp16' }), RangeError, 'attention: precision', 'fp16')
@@ -318,26 +335,39 @@ test("attention backend 'cuda' fails clearly instead of running on the CPU", asy
 
 test('the native attention re-checks sizes, lengths and options when called directly', async (t) => {
   const q = new Float32Array(2 * 4 * 8 * 16); const k = new Float32Array(2 * 2 * 9 * 16); const v = new Float32Array(2 * 2 * 9 * 5)
-  const good = [2, 4, 2, 8, 9, 16, 5, 0.25, false, -1, -1, 0, 0, 0, 0, 0, 0, 0]
-  const call = (over = {}, mask = null, lengths = null) => {
-    const a = good.slice()
-    for (const [i, val] of Object.entries(over)) a[i] = val
-    return binding.attention(q, k, v, mask, lengths, null, null, null, ...a, false)
+  const good = {
+    B: 2, Hq: 4, Hkv: 2, Lq: 8, Lk: 9, D: 16, Dv: 5, scale: 0.25, causal: false, windowLeft: -1, windowRight: -1,
+    maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 0, dropout: 0, seed: 0, topK: 0, returnWeights: false
   }
+  const call = (over = {}, mask = null, lengths = null) => binding.attention(q, k, v, mask, lengths, null, null, null, { ...good, ...over })
   t.is(call().out.length, 2 * 4 * 8 * 5)
-  throwsLike(t, () => call({ 3: 80 }), RangeError, 'attention: q')
-  throwsLike(t, () => call({ 4: 90 }), RangeError, 'attention: k')
-  throwsLike(t, () => call({ 6: 6 }), RangeError, 'attention: v')
-  throwsLike(t, () => call({ 2: 3 }), RangeError, 'attention', 'Hq')
-  throwsLike(t, () => call({ 10: -2 }), RangeError, 'attention: windowRight')
-  throwsLike(t, () => call({ 15: 1 }), RangeError, 'attention: dropout')
-  throwsLike(t, () => call({ 17: 10 }), RangeError, 'attention: topK')
-  throwsLike(t, () => call({ 7: NaN }), RangeError, 'attention: scale')
+  throwsLike(t, () => call({ Lq: 80 }), RangeError, 'attention: q')
+  throwsLike(t, () => call({ Lk: 90 }), RangeError, 'attention: k')
+  throwsLike(t, () => call({ Dv: 6 }), RangeError, 'attention: v')
+  throwsLike(t, () => call({ Hkv: 3 }), RangeError, 'attention', 'Hq')
+  throwsLike(t, () => call({ windowRight: -2 }), RangeError, 'attention: windowRight')
+  throwsLike(t, () => call({ dropout: 1.5 }), RangeError, 'attention: dropout')
+  throwsLike(t, () => call({ topK: 10 }), RangeError, 'attention: topK')
+  throwsLike(t, () => call({ scale: NaN }), RangeError, 'attention: scale')
+  // The problem object: every key is re-read and re-checked; a missing one or a wrong kind names the key.
+  throwsLike(t, () => call({ causal: undefined }), TypeError, 'attention: causal must be a boolean, got undefined')
+  throwsLike(t, () => call({ seed: '1' }), TypeError, 'attention: seed must be a number')
+  throwsLike(t, () => call({ returnWeights: 1 }), TypeError, 'attention: returnWeights must be a boolean')
+  throwsLike(t, () => binding.attention(q, k, v, null, null, null, null, null, 3), TypeError, 'attention: problem must be an object, got 3')
+  throwsLike(t, () => binding.attention(q, k, v, null, null, null, null, null), TypeError, 'attention: problem must be an object, got undefined')
+  const { B, ...noB } = good
+  throwsLike(t, () => binding.attention(q, k, v, null, null, null, null, null, noB), TypeError, 'attention: B must be a number, got undefined')
+  // Each key is read once (the binding reads the object before it unwraps any array).
+  let reads = 0
+  const counted = { ...good, get Dv () { reads++; return 5 } }
+  t.is(binding.attention(q, k, v, null, null, null, null, null, counted).out.length, 320)
+  t.is(reads, 1)
   // A mask shorter than its strides claim, or lengths out of range.
-  throwsLike(t, () => call({ 11: 100, 14: 1 }, new Float32Array(9)), RangeError, 'attention: mask')
+  throwsLike(t, () => call({ maskStrideB: 100, maskStrideK: 1 }, new Float32Array(9)), RangeError, 'attention: mask')
   throwsLike(t, () => call({}, null, Int32Array.from([9, 10])), RangeError, 'attention: keyLengths')
   throwsLike(t, () => call({}, null, Int32Array.from([9])), RangeError, 'attention: keyLengths')
   throwsLike(t, () => call({}, null, new Float32Array(2)), TypeError, 'attention: keyLengths')
-  t.is(call({ 14: 1 }, new Float32Array(9)).out.length, 320)
-  await t.throwsAsync(binding.attentionAsync(q, k, v, null, null, null, null, null, 2, 4, 2, 80, 9, 16, 5, 0.25, false, -1, -1, 0, 0, 0, 0, 0, 0, 0, false), { instanceOf: RangeError })
+  t.is(call({ maskStrideK: 1 }, new Float32Array(9)).out.length, 320)
+  await t.throwsAsync(binding.attentionAsync(q, k, v, null, null, null, null, null, { ...good, Lq: 80 }), { instanceOf: RangeError })
+  await t.throwsAsync(binding.attentionAsync(q, k, v, null, null, null, null, null, { ...good, topK: undefined }), { instanceOf: TypeError, message: /^attention: topK/ })
 })

@@ -91,7 +91,7 @@ test('attentionBackward: rows with no visible key get zero gradients, never NaN'
 test('attentionBackward with dropout needs the seed, and the forward\'s returned seed reproduces it', (t) => {
   const c = { B: 1, Hq: 2, Hkv: 1, Lq: 20, Lk: 20, D: 8, Dv: 8 }
   const { q, k, v, dOut, dims } = inputs(c, 6)
-  const f = fv.ops.attention(q, k, v, { dropout: 0.4 })
+  const f = fv.ops.attention(q, k, v, { dropout: 0.4, seed: 2 ** 40 + 3 })
   const err = t.throws(() => fv.ops.attentionBackward(dOut, q, k, v, f.out, f.lse, { dropout: 0.4 }), { instanceOf: TypeError })
   t.true(err.message.startsWith('attentionBackward: seed must be'), err.message)
   const g = fv.ops.attentionBackward(dOut, q, k, v, f.out, f.lse, { dropout: 0.4, seed: f.seed })
@@ -174,6 +174,12 @@ test('attentionBackward: mismatched dOut, out, lse and bad options are RangeErro
   throwsLike(t, () => fv.ops.attentionBackward(o, 'q', k, v, o, lse), TypeError, 'attentionBackward: q')
   await t.throwsAsync(fv.ops.attentionBackwardAsync(o, q, k, v, o, lse, { topK: 0 }), { instanceOf: RangeError, message: /attentionBackward: topK/ })
   const { binding } = require('../dist/native')
-  throwsLike(t, () => binding.attentionBackward(o.data, q.data, k.data, v.data, o.data, lse.data.subarray(1), null, null, null, null, null,
-    2, 4, 2, 8, 9, 16, 5, 0.25, false, -1, -1, 0, 0, 0, 0, 0, 0, 0), RangeError, 'attentionBackward: lse')
+  const problem = {
+    B: 2, Hq: 4, Hkv: 2, Lq: 8, Lk: 9, D: 16, Dv: 5, scale: 0.25, causal: false, windowLeft: -1, windowRight: -1,
+    maskStrideB: 0, maskStrideH: 0, maskStrideQ: 0, maskStrideK: 0, dropout: 0, seed: 0, topK: 0
+  }
+  const raw = (lseData, pb) => binding.attentionBackward(o.data, q.data, k.data, v.data, o.data, lseData, null, null, null, null, null, pb)
+  t.is(raw(lse.data, problem).dq.length, q.data.length)
+  throwsLike(t, () => raw(lse.data.subarray(1), problem), RangeError, 'attentionBackward: lse')
+  throwsLike(t, () => raw(lse.data, { ...problem, windowLeft: 'x' }), TypeError, 'attentionBackward: windowLeft must be a number')
 })

@@ -11,7 +11,6 @@ const { binding } = require('../dist/native')
 const x = rand([2, 3, 8, 8], 1)
 const w = rand([4, 3, 3, 3], 2)
 
-
 test('conv2d: channel mismatch, groups, kernel size and shapes are RangeErrors naming the argument', (t) => {
   throwsLike(t, () => fv.ops.conv2d(x, rand([4, 2, 3, 3], 3)), RangeError,
     /^conv2d: w must be \[Cout,C\/groups,kH,kW\] with C\/groups=3 .*got \[4,2,3,3\]$/)

@@ -305,7 +305,7 @@ test('Batcher: the seed decides the order, each epoch reshuffles, shuffle:false 
   const orders = (seed, epochs = 2) => {
     const b = new Batcher(ds, { batchSize: 8, seed })
     const out = []
-    for (let e = 0; e < epochs; e++) { for (const _ of b.epoch()); out.push([...b.order]) }
+    for (let e = 0; e < epochs; e++) { Array.from(b.epoch()); out.push([...b.order]) }
     return out
   }
   const [a1, a2] = orders(1)

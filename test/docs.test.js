@@ -26,3 +26,17 @@ blocks.forEach((code, i) => {
     }
   })
 })
+
+// docs/ARCHITECTURE.md names files and folders as it explains them: each must exist, so
+// a rename that forgets the document fails here.
+test('docs/ARCHITECTURE.md names only files and folders that exist', (t) => {
+  const doc = fs.readFileSync(path.join(root, 'docs', 'ARCHITECTURE.md'), 'utf8')
+  const named = new Set()
+  for (const m of doc.matchAll(/`([\w./-]+\.(?:h|cpp|inc|ts|js|md|sh)|[\w.-]+(?:\/[\w.-]+)*\/)`/g)) named.add(m[1])
+  for (const m of doc.matchAll(/^ {2}(\w[\w./-]*\/?) /gm)) if (/\//.test(m[1])) named.add(m[1])
+  const bases = ['', 'native', 'lib', 'lib/ops', 'native/cpu']
+  // The worked example's new files (foo) are to be written, not found.
+  const missing = [...named].filter((p) => !/(^|\/)foo[_./]/.test(p) && !bases.some((b) => fs.existsSync(path.join(root, b, p))))
+  t.true(named.size >= 20, `only ${named.size} paths found`)
+  t.deepEqual(missing, [])
+})

@@ -15,7 +15,6 @@ test('the JS Philox4x32-10 matches the Random123 known-answer vectors', (t) => {
   t.is(hex(philox4x32(0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0)), 'd16cfe09 94fdcceb 5001e420 24126ea1')
 })
 
-
 // Lengths around the vector steps (64 / 32 elements) and the 4-element Philox blocks.
 for (const n of [1, 3, 4, 5, 31, 33, 63, 64, 65, 1000, 100003]) {
   for (const [p, seed] of [[0.5, 1], [0.1, 2 ** 32 + 7], [0.9, Number.MAX_SAFE_INTEGER]]) {
@@ -82,7 +81,7 @@ test('dropout writes into out', (t) => {
 
 test('dropout rejects bad input with TypeError / RangeError naming the op and argument', (t) => {
   const x = rand([4], 1)
-  t.throws(() => fv.ops.dropout(x), { instanceOf: TypeError, message: /^dropout: seed must be a non-negative safe integer, got undefined/ })
+  t.throws(() => fv.ops.dropout(x), { instanceOf: TypeError, message: /^dropout: seed must be a non-negative safe integer when p > 0 \(the mask's key\), got undefined/ })
   t.throws(() => fv.ops.dropout(x, { seed: -1 }), { instanceOf: RangeError, message: /^dropout: seed must be an integer from 0 to 9007199254740991, got -1/ })
   t.throws(() => fv.ops.dropout(x, { seed: 1.5 }), { instanceOf: RangeError, message: /^dropout: seed must be an integer/ })
   t.throws(() => fv.ops.dropout(x, { seed: '1' }), { instanceOf: TypeError, message: /^dropout: seed must be an integer, got a string/ })

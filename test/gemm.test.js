@@ -150,7 +150,7 @@ test.serial('gemm: every ISA variant this CPU supports matches the reference and
           biasRow: biasRow.data, biasCol: biasCol.data, relu: true })
         assertClose(t, y.data, r, { ...tol(K), label: `${isa} ${tname(ta, tb)}` })
         for (const packA of [true, false]) {
-          const p = binding.gemmPacked(a.data, b.data, null, M, K, N, ta, tb, 1.5, biasRow.data, biasCol.data, true, packA)
+          const p = binding.gemmPacked(a.data, b.data, null, biasRow.data, biasCol.data, { M, K, N, transA: ta, transB: tb, alpha: 1.5, relu: true, packA })
           assertBitIdentical(t, p, y.data, `${isa} ${tname(ta, tb)} packed ${packA ? 'A and B' : 'B'}`)
         }
       }
@@ -168,7 +168,7 @@ test('gemm packed API matches plain gemm bit for bit on awkward shapes', (t) => 
       // Shapes the plain gemm sends down its dot-product path are compared to the reference.
       const dotPath = (M === 1 && tb) || (N === 1 && !ta)
       for (const packA of [true, false]) {
-        const p = binding.gemmPacked(a.data, b.data, null, M, K, N, ta, tb, 1, null, null, false, packA)
+        const p = binding.gemmPacked(a.data, b.data, null, null, null, { M, K, N, transA: ta, transB: tb, alpha: 1, relu: false, packA })
         const label = `M=${M} K=${K} N=${N} ${tname(ta, tb)} packA=${packA}`
         if (dotPath) assertClose(t, p, y.data, { ...tol(K), label })
         else assertBitIdentical(t, p, y.data, label)
@@ -211,8 +211,13 @@ test('gemm bad inputs throw TypeError / RangeError naming gemm and the argument'
   for (const [fn, type, message] of cases) t.throws(fn, { instanceOf: type, message })
   await t.throwsAsync(fv.ops.gemmAsync(a, b, { beta: 1 }), { instanceOf: RangeError, message: /^gemm: beta/ })
   // The binding re-checks sizes on its own (a caller may reach it directly).
-  t.throws(() => binding.gemm(a.data, b.data, null, null, 1, 3, 5, 5, false, false, 1, 0, false, false, false, null, null, false),
+  const problem = { batch: 1, M: 3, K: 5, N: 5, transA: false, transB: false, alpha: 1, beta: 0, aBatched: false, bBatched: false, cBatched: false, relu: false }
+  t.throws(() => binding.gemm(a.data, b.data, null, null, null, null, problem),
     { instanceOf: RangeError, message: /^gemm: a must have 15 elements/ })
-  t.throws(() => binding.gemm(a.data, b.data, null, null, 2, 3, 4, 5, false, false, 1, 0, true, false, false, null, null, false),
+  t.throws(() => binding.gemm(a.data, b.data, null, null, null, null, { ...problem, batch: 2, K: 4, aBatched: true }),
     { instanceOf: RangeError, message: /^gemm: a must have 24 elements/ })
+  t.throws(() => binding.gemm(a.data, b.data, null, null, null, null, { ...problem, relu: undefined }),
+    { instanceOf: TypeError, message: /^gemm: relu must be a boolean, got undefined/ })
+  t.throws(() => binding.gemm(a.data, b.data, null, null, null, null, 1, 3, 5),
+    { instanceOf: TypeError, message: /^gemm: problem must be an object, got 1/ })
 })

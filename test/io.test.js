@@ -87,7 +87,7 @@ test("f32ToF16 / f32ToBf16 round torch's float32 sources to torch's codes (NaN a
 
 // Each file of test/fixtures/safetensors/hostile, and what the refusal must say.
 const HOSTILE = {
-  'empty': [/0 bytes, fewer than the 8/],
+  empty: [/0 bytes, fewer than the 8/],
   'shorter-than-8-bytes': [/5 bytes, fewer than the 8/],
   'header-length-past-end': [/header length is 1000 bytes, more than the 2 bytes after/],
   'header-length-5GB': [/header length is 5000000000 bytes, more than the 100000000 allowed/],
@@ -205,7 +205,7 @@ test("names like '__proto__', 'constructor' and '10' are plain keys of the recor
   const sd = fv.io.loadSafetensors(path.join(FIX, 'unusual', 'awkward-names.safetensors'))
   t.is(Object.getPrototypeOf(sd), Object.prototype)
   t.true(Object.prototype.hasOwnProperty.call(sd, '__proto__'))
-  t.deepEqual(Array.from(sd['__proto__'].data), [1])
+  t.deepEqual(Array.from(sd['__proto__'].data), [1]) // eslint-disable-line no-proto -- the key under test
   t.deepEqual(Array.from(sd.constructor.data), [2])
   t.deepEqual(Array.from(sd['10'].data), [3])
   t.deepEqual(Array.from(sd['2'].data), [4])
@@ -216,7 +216,7 @@ test("names like '__proto__', 'constructor' and '10' are plain keys of the recor
   fv.io.saveSafetensors(file, sd)
   const back = fv.io.loadSafetensors(file)
   t.deepEqual(Object.keys(back).sort(), Object.keys(sd).sort())
-  t.deepEqual(Array.from(back['__proto__'].data), [1])
+  t.deepEqual(Array.from(back['__proto__'].data), [1]) // eslint-disable-line no-proto -- the key under test
 })
 
 test('strings full of quotes, escapes and brackets are read as strings, not as keys', (t) => {

@@ -208,7 +208,7 @@ test('MultiheadAttention bad arguments: TypeError/RangeError naming the class an
   throwsLike(t, () => new nn.MultiheadAttention(8, 3), RangeError, C, 'numHeads', 'divisor of embedDim=8')
   throwsLike(t, () => new nn.MultiheadAttention(8, 4, { numKvHeads: 3 }), RangeError, C, 'numKvHeads')
   throwsLike(t, () => new nn.MultiheadAttention('8', 2), TypeError, C, 'embedDim')
-  throwsLike(t, () => new nn.MultiheadAttention(8, 2, { dropout: 1 }), RangeError, C, 'dropout')
+  throwsLike(t, () => new nn.MultiheadAttention(8, 2, { dropout: 1.5 }), RangeError, C, 'dropout')
   throwsLike(t, () => new nn.MultiheadAttention(8, 2, { batch_first: true }), TypeError, C, "unknown key 'batch_first'")
   const m = new nn.MultiheadAttention(8, 2)
   const x = rand([4, 2, 8], 1)

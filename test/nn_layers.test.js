@@ -402,7 +402,7 @@ const BAD = [
   [() => new nn.Sequential(new nn.ReLU(), 1), TypeError, 'Sequential: module 1 must be a Module, got 1'],
   [() => new nn.ModuleList([new nn.ReLU(), {}]), TypeError, 'ModuleList: module 1 must be a Module, got an object'],
   [() => new nn.ModuleDict({ 'a.b': new nn.ReLU() }), RangeError, 'ModuleDict: key must be a non-empty string without dots, got a string "a.b"'],
-  [() => new nn.CrossEntropyLoss({ reduction: 'avg' }), RangeError, "CrossEntropyLoss: reduction must be 'mean' or 'sum' or 'none', got a string \"avg\""],
+  [() => new nn.CrossEntropyLoss({ reduction: 'avg' }), RangeError, "CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got a string \"avg\""],
   [() => new nn.CrossEntropyLoss({ labelSmoothing: 2 }), RangeError, 'CrossEntropyLoss: labelSmoothing must be a number from 0 to 1, got 2'],
   [() => new nn.MSELoss({ weight: 1 }), TypeError, "MSELoss: options must be an object with keys among reduction, got unknown key 'weight'"]
 ]

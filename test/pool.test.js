@@ -209,7 +209,6 @@ test('pool gradients match finite differences', (t) => {
   assertClose(t, fv.ops.globalAvgPool2dBackward(dyg, x).data, numericGrad(Lg, xd), { ...o, label: 'global' })
 })
 
-
 test('pools: bad input gets TypeError / RangeError naming the op and the argument', (t) => {
   const x = rand([2, 3, 6, 6], 1)
   throwsLike(t, () => fv.ops.maxPool2d(x, {}), TypeError, /^maxPool2d: kernel must be a positive integer or \[h, w\].*got undefined$/)

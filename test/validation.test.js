@@ -12,7 +12,6 @@ const x = rand([4, 3], 1)
 const w = rand([5, 3], 2)
 const b = rand([5], 3)
 
-
 test('tensor(): data of the wrong kind, a bad shape, or a shape that does not fit the data', (t) => {
   throwsLike(t, () => fv.tensor('abc', [3]), TypeError, 'tensor', 'data')
   throwsLike(t, () => fv.tensor(new Float32Array(6), [2, -3]), RangeError, 'tensor', 'shape')
@@ -61,7 +60,7 @@ test('linear: wrong values are RangeErrors naming the argument, what was expecte
 test('linearBackward: mismatched dy, bad out and accumulate without outs', (t) => {
   const dy = rand([4, 5], 4)
   throwsLike(t, () => fv.ops.linearBackward(rand([4, 4], 1), x, w), RangeError, 'linearBackward: dy', '[4,5]', '[4,4]')
-  throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: 5 }), TypeError, 'linearBackward', 'options')
+  throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: 5 }), TypeError, 'linearBackward: out must be an object { dx?, dw?, db? }, got 5')
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: { dz: x } }), TypeError, "'dz'")
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { out: { dw: rand([3, 5], 1) } }), RangeError, 'linearBackward: out.dw.shape')
   throwsLike(t, () => fv.ops.linearBackward(dy, x, w, { accumulate: 1 }), TypeError, 'linearBackward: accumulate')

@@ -51,7 +51,6 @@ function build (c) {
   throw new Error(`ort_loop: unknown case kind ${c.kind}`)
 }
 
-
 async function main () {
   const { threads, case: c, batch, batches } = JSON.parse(process.argv[2])
   const ort = require(path.join(__dirname, '..', 'node_modules', 'onnxruntime-node'))

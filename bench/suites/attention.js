@@ -27,7 +27,6 @@ const SHAPES = [
   { B: 8, H: 1, L: 3136, D: 32, Dv: 64 }
 ]
 
-
 function name (s) {
   return `q=[${s.B},${s.H},${s.L},${s.D}]${s.Dv && s.Dv !== s.D ? ` Dv=${s.Dv}` : ''}${s.causal ? ' causal' : ''}`
 }

@@ -25,7 +25,6 @@ const POOL = [
   { name: 'globalAvgPool 256@14×14', op: 'global', N: 8, C: 256, H: 14, W: 14 }
 ]
 
-
 function outSize (n, k, s, p) { return Math.floor((n + 2 * p - k) / s) + 1 }
 
 // NCHW → NHWC for tfjs.
@@ -136,7 +135,8 @@ async function poolRows (s, { fv, report, measure, ort, tfjs }, torchRes) {
     const tf = tfjs.tf
     const tx = tf.tensor4d(toNHWC(x.data, s.N, s.C, s.H, s.W), [s.N, s.H, s.W, s.C])
     const pad = s.pad === 0 ? 'valid' : [[0, 0], [s.pad, s.pad], [s.pad, s.pad], [0, 0]]
-    const fn = s.op === 'global' ? () => tf.mean(tx, [1, 2], true)
+    const fn = s.op === 'global'
+      ? () => tf.mean(tx, [1, 2], true)
       : s.op === 'max' ? () => tf.maxPool(tx, s.k, s.stride, pad) : () => tf.avgPool(tx, s.k, s.stride, s.pad === 0 ? 'valid' : pad)
     let m
     try {

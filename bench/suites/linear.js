@@ -11,7 +11,6 @@ const SHAPES = [
   { M: 4096, K: 64, N: 64 }
 ]
 
-
 async function run ({ fv, report, measure, ort, tfjs, torch, quick }) {
   const suite = 'linear'
   const shapes = quick ? SHAPES.slice(0, 2) : SHAPES

@@ -22,7 +22,6 @@ const ROWS = [
   { name: 'attention [4,12,1024,64] causal', kind: 'attention', B: 4, H: 12, L: 1024, D: 64, causal: true }
 ]
 
-
 function flopOf (r) {
   if (r.kind === 'linear') return 2 * r.M * r.K * r.N
   if (r.kind === 'conv') return 2 * r.N * r.Cout * r.H * r.W * (r.C / (r.groups || 1)) * r.k * r.k

@@ -27,7 +27,7 @@ export interface Cifar10Options {
   limit?: number
 }
 
-const EXPECTED = `data_batch_1.bin … data_batch_5.bin and test_batch.bin, the "CIFAR-10 binary version": ` +
+const EXPECTED = 'data_batch_1.bin … data_batch_5.bin and test_batch.bin, the "CIFAR-10 binary version": ' +
   `each ${RECORDS_PER_FILE} records of ${RECORD} bytes (1 label byte + 32×32×3 pixel bytes), ${RECORDS_PER_FILE * RECORD} bytes`
 
 /**

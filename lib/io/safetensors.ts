@@ -372,7 +372,7 @@ function checkCoverage (entries: Entry[], dataLength: number, fail: Fail): void 
   if (expected !== dataLength) fail(`the data has ${dataLength} bytes but its tensors cover only the first ${expected}`)
 }
 
-function* readHeader (fileSize: number, fail: Fail): Generator<Step, Header, void> {
+function * readHeader (fileSize: number, fail: Fail): Generator<Step, Header, void> {
   if (fileSize < 8) fail(`it has ${fileSize} bytes, fewer than the 8 of the header length`)
   const len = new Uint8Array(8)
   yield { op: 'read', into: len, at: 0 }
@@ -396,8 +396,8 @@ function allocate (bytes: number, fail: Fail, what: string): ArrayBuffer {
   }
 }
 
-function* loadSteps (fileSize: number, fail: Fail): Generator<Step, Record<string, LoadedTensor>, void> {
-  const { entries, dataStart } = yield* readHeader(fileSize, fail)
+function * loadSteps (fileSize: number, fail: Fail): Generator<Step, Record<string, LoadedTensor>, void> {
+  const { entries, dataStart } = yield * readHeader(fileSize, fail)
   const loaded = new Map<Entry, LoadedTensor>()
   const wrap = (e: Entry, data: ArrayBufferView): LoadedTensor =>
     e.dtype === 'F32' || e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64'
@@ -642,7 +642,7 @@ function planSave (op: string, record: unknown, metadata: unknown, options: unkn
   return { header, order }
 }
 
-function* saveSteps (plan: SavePlan): Generator<Step, void, void> {
+function * saveSteps (plan: SavePlan): Generator<Step, void, void> {
   yield { op: 'write', from: plan.header }
   let scratch: Uint16Array | null = null
   for (const it of plan.order) {

@@ -23,7 +23,7 @@ export interface MultiheadAttentionOptions {
   kdim?: number
   /** Features of value (default embedDim). */
   vdim?: number
-  /** Dropout probability on the attention weights in training (default 0), in [0, 1). */
+  /** Dropout probability on the attention weights in training (default 0), in [0, 1]. */
   dropout?: number
   /**
    * Key/value heads (default numHeads): fewer than numHeads is grouped-query attention,
@@ -174,7 +174,7 @@ export class MultiheadAttention extends Module {
     this.kdim = o.kdim === undefined ? this.embedDim : intArg(CLS, 'kdim', o.kdim)
     this.vdim = o.vdim === undefined ? this.embedDim : intArg(CLS, 'vdim', o.vdim)
     this.batchFirst = boolArg(CLS, 'batchFirst', o.batchFirst, false)
-    this.dropout = numArg(CLS, 'dropout', o.dropout, 0, 0, 1, true)
+    this.dropout = numArg(CLS, 'dropout', o.dropout, 0, 0, 1)
     const bias = boolArg(CLS, 'bias', o.bias, true)
     this.qkvSameEmbedDim = this.kdim === this.embedDim && this.vdim === this.embedDim
     const E = this.embedDim

@@ -53,6 +53,9 @@ export abstract class Module {
     Object.defineProperty(this, '_buffers', { value: new Map(), enumerable: false })
   }
 
+  // Each module narrows these to its own arguments and results (Linear: Tensor → Tensor,
+  // MultiheadAttention: three inputs → { out, weights }); `any` lets the overrides do so.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
   abstract forward (...args: any[]): any
   abstract backward (...args: any[]): any
 
@@ -60,6 +63,7 @@ export abstract class Module {
   async forwardAsync (...args: any[]): Promise<any> { return this.forward(...args) }
   /** backward() off the event loop (subclasses built on the ops' Async twins override this). */
   async backwardAsync (...args: any[]): Promise<any> { return this.backward(...args) }
+  /* eslint-enable @typescript-eslint/no-explicit-any */
 
   /** Registers a buffer: state that is saved and loaded but not trained (null: a slot left empty). */
   registerBuffer (name: string, value: StateTensor | null): void {

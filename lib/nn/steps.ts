@@ -15,7 +15,10 @@ import { type Module } from './module'
 
 /** One op call, with its sync and Async twins and the arguments for either. */
 export interface Step {
+  // Any op's pair: their parameter lists differ, and args is checked against them where a Step is made.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly sync: (...args: any[]) => unknown
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly async: (...args: any[]) => Promise<unknown>
   readonly args: unknown[]
 }

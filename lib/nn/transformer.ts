@@ -85,7 +85,7 @@ export class TransformerEncoderLayer extends Module {
     this.dModel = intArg(LAYER, 'dModel', dModel)
     this.nhead = intArg(LAYER, 'nhead', nhead)
     this.dimFeedforward = o.dimFeedforward === undefined ? 2048 : intArg(LAYER, 'dimFeedforward', o.dimFeedforward)
-    this.dropoutP = numArg(LAYER, 'dropout', o.dropout, 0.1, 0, 1, true)
+    this.dropoutP = numArg(LAYER, 'dropout', o.dropout, 0.1, 0, 1)
     this.activation = enumArg(LAYER, 'activation', o.activation, ['relu', 'gelu'], 'relu')
     this.batchFirst = boolArg(LAYER, 'batchFirst', o.batchFirst, false)
     this.normFirst = boolArg(LAYER, 'normFirst', o.normFirst, false)

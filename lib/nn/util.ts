@@ -2,7 +2,7 @@
 // by the class: `Conv2d: kernelSize must be a positive integer or [h, w], got 0`), the
 // gradient targets of parameters, and the release rule for tensors a module made.
 import { Tensor, type TensorLike } from '../tensor'
-import { describe, fmtShape, optionsArg, rangeError, typeError } from '../validate'
+import { describe, fmtShape, optionsArg, rangeError, typeError, oneOfArg } from '../validate'
 import { type Parameter } from './parameter'
 
 /**
@@ -63,11 +63,7 @@ export function numArg (cls: string, name: string, value: unknown, fallback: num
 
 /** One of the given strings. */
 export function enumArg<T extends string> (cls: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  const what = allowed.map((a) => `'${a}'`).join(' or ')
-  if (typeof value !== 'string') typeError(cls, name, what, describe(value))
-  if (!(allowed as readonly string[]).includes(value)) rangeError(cls, name, what, describe(value))
-  return value as T
+  return oneOfArg(cls, name, value, allowed, fallback)
 }
 
 /** The tensor a backward accumulates a parameter's gradient into (none for a frozen or absent one). */

@@ -7,7 +7,7 @@
 // dy·(1−y²)). dy has the forward's shape; the result is dx, shaped like x.
 import { binding } from '../native'
 import { type Tensor, type TensorLike } from '../tensor'
-import { describe, fmtShape, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError } from '../validate'
+import { fmtShape, optionsArg, outArg, rangeError, sameShape, tensorArg, oneOfArg } from '../validate'
 import { defineOp, resultTensor } from './define'
 
 export interface ActivationOptions {
@@ -26,10 +26,7 @@ type RawB1 = [Float32Array, Float32Array, Float32Array | null]
 type RawGeluB = [Float32Array, Float32Array, Float32Array | null, boolean]
 
 function approximateArg (op: string, value: unknown): boolean {
-  if (value === undefined || value === 'none') return false
-  if (value === 'tanh') return true
-  if (typeof value !== 'string') typeError(op, 'approximate', "'none' or 'tanh'", describe(value))
-  return rangeError(op, 'approximate', "'none' or 'tanh'", describe(value))
+  return oneOfArg(op, 'approximate', value, ['none', 'tanh'], 'none') === 'tanh'
 }
 
 function planUnary (op: string, x: TensorLike, opts: ActivationOptions | undefined, extra: readonly string[] = []) {

@@ -1,7 +1,7 @@
-// Argument readers shared by the dense op families (activation, softmax, elementwise,
-// norm, loss, dropout), in validate.ts's message format. Not part of the public API.
+// Argument readers shared by the op families, in validate.ts's message format (the readers
+// every layer uses, tensors, options, out, live in validate.ts). Not part of the public API.
 import { type Shape } from '../tensor'
-import { describe, fmtShape, integerArg, rangeError, typeError } from '../validate'
+import { describe, fmtShape, integerArg, rangeError, typeError, oneOfArg } from '../validate'
 
 /** The most dimensions a tensor may have in the broadcasting ops (PyTorch allows more; foveal's kernels stop at 8). */
 export const MAX_RANK = 8
@@ -28,10 +28,7 @@ export function axisView (shape: Shape, axis: number): [number, number, number] 
 export type Reduction = 'mean' | 'sum' | 'none'
 
 export function reductionArg (op: string, value: unknown): Reduction {
-  if (value === undefined) return 'mean'
-  if (value === 'mean' || value === 'sum' || value === 'none') return value
-  if (typeof value !== 'string') typeError(op, 'reduction', "'mean', 'sum' or 'none'", describe(value))
-  return rangeError(op, 'reduction', "'mean', 'sum' or 'none'", describe(value))
+  return oneOfArg(op, 'reduction', value, ['mean', 'sum', 'none'], 'mean')
 }
 
 /** A finite number in [lo, hi] (hiOpen: [lo, hi)). */
@@ -45,10 +42,41 @@ export function numberArg (op: string, name: string, value: unknown, fallback: n
   return value
 }
 
+/** A finite number (any sign). */
+export function finiteArg (op: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number') typeError(op, name, 'a number', describe(value))
+  if (!Number.isFinite(value)) rangeError(op, name, 'a finite number', describe(value))
+  return value
+}
+
 /** A non-negative safe integer seed (the 64-bit Philox key is its value). */
 export function seedArg (op: string, value: unknown): number {
   if (value === undefined) typeError(op, 'seed', 'a non-negative safe integer', 'undefined')
   return integerArg(op, 'seed', value, 0, Number.MAX_SAFE_INTEGER)
+}
+
+/**
+ * The dropout contract, one for every op that drops (fv.ops.dropout and its backward,
+ * attention and its backward):
+ *  - p, the drop probability, is a number in [0, 1] (default 0); p = 1 drops everything;
+ *  - the seed is a non-negative safe integer, the key of the counter-based mask, and is
+ *    required whenever anything is dropped (p > 0 and `active`: dropout's training), in
+ *    the forward and the backward alike. A given seed is checked even when unused.
+ * Why the seed is the caller's: the backward regenerates the mask from it, so a forward
+ * that made one up would have to hand it back (a plain Tensor result cannot), and a draw
+ * hidden in an op would not follow fv.manualSeed. fv.nn modules draw theirs from
+ * fv.manualSeed's stream (lib/seed.ts) and keep it for their backward.
+ */
+export function dropoutArgs (op: string, pName: string, p: unknown, seed: unknown,
+  active = true): { p: number, seed: number } {
+  const prob = numberArg(op, pName, p, 0, 0, 1)
+  const drops = active && prob > 0
+  if (seed === undefined) {
+    if (drops) typeError(op, 'seed', `a non-negative safe integer when ${pName} > 0 (the mask's key)`, 'undefined')
+    return { p: prob, seed: 0 }
+  }
+  return { p: prob, seed: seedArg(op, seed) }
 }
 
 /** PyTorch broadcasting of two shapes (aligned at the right); throws naming `bName` when they do not broadcast. */

@@ -1,12 +1,13 @@
 // attention: fused scaled-dot-product attention softmax(q·kᵀ·scale + mask)·v, and its
 // backward, in the FlashAttention-2 manner (online softmax over tiles, no Lq×Lk buffer
 // unless the weights are asked for, the backward recomputing the probabilities from lse).
-import { binding, type RawAttention, type RawAttentionGrads } from '../native'
+import { binding, type AttentionProblem, type RawAttention, type RawAttentionGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  booleanArg, describe, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, tensorArg, typeError,
-  type Checked
+  booleanArg, describe, fmtShape, oneOfArg, optionalTensorArg, optionsArg, outArg, outsArg, rangeError, sameShape,
+  tensorArg, typeError, type Checked
 } from '../validate'
+import { dropoutArgs } from './args'
 import { defineOp, resultTensor } from './define'
 
 export interface AttentionOptions {
@@ -28,15 +29,17 @@ export interface AttentionOptions {
   /** Int32Array [B]: keys j ≥ keyLengths[b] are invisible (padded batches). */
   keyLengths?: Int32Array | null
   /**
-   * Dropout probability in [0, 1) on the normalised weights; kept weights are scaled by
-   * 1/(1−p) (as PyTorch). The mask comes from a counter-based generator keyed by `seed`
-   * and (batch·Hq + head, query row, key / 4), so attentionBackward with the same seed
-   * regenerates it on any thread count. p is rounded to float32.
+   * Dropout probability p in [0, 1] on the normalised weights; kept weights are scaled by
+   * 1/(1−p) (as PyTorch); p = 1 drops them all (out = 0, zero gradients). The mask comes
+   * from a counter-based generator keyed by `seed` and (batch·Hq + head, query row,
+   * key / 4), so attentionBackward with the same seed regenerates it on any thread count.
+   * p is rounded to float32. The contract is fv.ops.dropout's (lib/ops/args.ts dropoutArgs).
    */
   dropout?: number
   /**
-   * Integer seed in [0, 2^53) for dropout. When dropout > 0 and no seed is given, the
-   * forward draws one and returns it as `result.seed`: pass it to attentionBackward.
+   * The dropout mask's key: a non-negative safe integer, required when dropout > 0 (in the
+   * forward and the backward alike: pass the same one to attentionBackward). fv.nn modules
+   * draw theirs from fv.manualSeed's stream.
    */
   seed?: number
   /**
@@ -75,7 +78,7 @@ export interface AttentionResult {
   lse: Tensor
   /** [B,Hq,Lq,Lk] pre-dropout probabilities, only with returnWeights. */
   weights?: Tensor
-  /** The dropout seed used, only when dropout > 0 (drawn when none was given). */
+  /** The dropout seed (the one given), only when dropout > 0: what attentionBackward needs. */
   seed?: number
 }
 
@@ -95,7 +98,7 @@ export interface AttentionGrads {
 
 const OPTION_KEYS = ['scale', 'causal', 'window', 'mask', 'keyLengths', 'dropout', 'seed', 'topK',
   'returnWeights', 'backend', 'precision', 'out'] as const
-const MAX_SEED = Number.MAX_SAFE_INTEGER
+const MAX_WINDOW = Number.MAX_SAFE_INTEGER
 
 interface Dims { B: number, Hq: number, Hkv: number, Lq: number, Lk: number, D: number, Dv: number }
 
@@ -117,47 +120,30 @@ function dims (op: string, Q: Checked, K: Checked, V: Checked): Dims {
   return { B, Hq, Hkv, Lq, Lk, D, Dv: V.shape[3]! }
 }
 
-function oneOf<T extends string> (op: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback
-  const list = allowed.map((a) => `'${a}'`).join(' or ')
-  if (typeof value !== 'string') typeError(op, name, list, describe(value))
-  if (!(allowed as readonly string[]).includes(value)) rangeError(op, name, list, `'${value}'`)
-  return value as T
-}
-
-function seedArg (op: string, value: unknown): number {
-  if (typeof value !== 'number') typeError(op, 'seed', `an integer from 0 to ${MAX_SEED}`, describe(value))
-  if (!Number.isInteger(value) || value < 0 || value > MAX_SEED) {
-    rangeError(op, 'seed', `an integer from 0 to ${MAX_SEED}`, describe(value))
-  }
-  return value
-}
-
-/** The options both directions share, as the binding's positional arguments. */
+/** The options both directions share, checked. */
 interface Parsed {
   scale: number
   causal: boolean
   window: [number, number]
-  mask: Float32Array | null
+  mask: Checked | null
   strides: [number, number, number, number]
   keyLengths: Int32Array | null
   dropout: number
-  seed: number | undefined
+  seed: number
   topK: number
   returnWeights: boolean
-  maskChecked: Checked | null
 }
 
 function parseOptions (op: string, o: Partial<Record<(typeof OPTION_KEYS)[number], unknown>>, d: Dims): Parsed {
-  const backend = oneOf(op, 'backend', o.backend, ['cpu', 'cuda'] as const, 'cpu')
+  const backend = oneOfArg(op, 'backend', o.backend, ['cpu', 'cuda'] as const, 'cpu')
   if (backend === 'cuda') {
     const cuda = binding.info().cuda
     throw new Error(`${op}: backend 'cuda' has no attention kernels yet; use backend 'cpu'` +
       (cuda.usable ? '' : ` (CUDA is not usable on this host: ${cuda.reason})`))
   }
-  const precision = oneOf(op, 'precision', o.precision, ['fp32', 'tf32', 'bf16'] as const, 'fp32')
+  const precision = oneOfArg(op, 'precision', o.precision, ['fp32', 'tf32', 'bf16'] as const, 'fp32')
   if (precision === 'bf16') {
-    rangeError(op, 'precision', "'fp32' or 'tf32' on the cpu backend (bf16 is not implemented there)", "'bf16'")
+    rangeError(op, 'precision', "'fp32' or 'tf32' on the cpu backend (bf16 is not implemented there)", describe(precision))
   }
 
   let scale = 1 / Math.sqrt(d.D)
@@ -177,7 +163,7 @@ function parseOptions (op: string, o: Partial<Record<(typeof OPTION_KEYS)[number
       typeError(op, 'window', 'an array [left, right] of two integers', describe(w))
     }
     for (const v of w as number[]) {
-      if (!Number.isInteger(v) || v < -1 || v > MAX_SEED) {
+      if (!Number.isInteger(v) || v < -1 || v > MAX_WINDOW) {
         rangeError(op, 'window', '[left, right] of integers ≥ 0, or −1 for unbounded', describe(w))
       }
     }
@@ -212,13 +198,7 @@ function parseOptions (op: string, o: Partial<Record<(typeof OPTION_KEYS)[number
     }
   }
 
-  let dropout = 0
-  if (o.dropout !== undefined) {
-    if (typeof o.dropout !== 'number') typeError(op, 'dropout', 'a number in [0, 1)', describe(o.dropout))
-    if (!(o.dropout >= 0 && Math.fround(o.dropout) < 1)) rangeError(op, 'dropout', 'a number in [0, 1)', describe(o.dropout))
-    dropout = o.dropout
-  }
-  const seed = o.seed === undefined ? undefined : seedArg(op, o.seed)
+  const { p: dropout, seed } = dropoutArgs(op, 'dropout', o.dropout, o.seed)
 
   let topK = 0
   if (o.topK !== undefined) {
@@ -229,26 +209,32 @@ function parseOptions (op: string, o: Partial<Record<(typeof OPTION_KEYS)[number
     topK = o.topK
   }
   const returnWeights = booleanArg(op, 'returnWeights', o.returnWeights, false)
-  return { scale, causal, window, mask: M?.data ?? null, strides, keyLengths, dropout, seed, topK, returnWeights, maskChecked: M }
+  return { scale, causal, window, mask: M, strides, keyLengths, dropout, seed, topK, returnWeights }
 }
 
-type ProblemArgs = [number, number, number, number, number, number, number, number, boolean, number, number,
-  number, number, number, number, number, number, number]
-
-function problemArgs (d: Dims, p: Parsed, seed: number): ProblemArgs {
-  return [d.B, d.Hq, d.Hkv, d.Lq, d.Lk, d.D, d.Dv, p.scale, p.causal, p.window[0], p.window[1],
-    ...p.strides, p.dropout, seed, p.topK]
-}
-
-function outObject (op: string, value: unknown, keys: readonly string[]): Partial<Record<string, unknown>> {
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    typeError(op, 'options.out', `an object { ${keys.join(', ')} }`, describe(value))
+/** The binding's description of the problem (everything but the arrays). */
+function problemOf (d: Dims, p: Parsed): AttentionProblem {
+  return {
+    B: d.B,
+    Hq: d.Hq,
+    Hkv: d.Hkv,
+    Lq: d.Lq,
+    Lk: d.Lk,
+    D: d.D,
+    Dv: d.Dv,
+    scale: p.scale,
+    causal: p.causal,
+    windowLeft: p.window[0],
+    windowRight: p.window[1],
+    maskStrideB: p.strides[0],
+    maskStrideH: p.strides[1],
+    maskStrideQ: p.strides[2],
+    maskStrideK: p.strides[3],
+    dropout: p.dropout,
+    seed: p.seed,
+    topK: p.topK
   }
-  return optionsArg(op + ' options.out', value, keys)
 }
-
-type AttentionNativeArgs = [Float32Array, Float32Array, Float32Array, Float32Array | null, Int32Array | null,
-  Float32Array | null, Float32Array | null, Float32Array | null, ...ProblemArgs, boolean]
 
 function planAttention (q: TensorLike, k: TensorLike, v: TensorLike, opts?: AttentionOptions) {
   const op = 'attention'
@@ -258,10 +244,8 @@ function planAttention (q: TensorLike, k: TensorLike, v: TensorLike, opts?: Atte
   const o = optionsArg(op, opts, OPTION_KEYS)
   const d = dims(op, Q, K, V)
   const p = parseOptions(op, o, d)
-  // No seed with dropout: draw one (53 random bits) and hand it back for the backward.
-  const seed = p.seed ?? (p.dropout > 0 ? Math.floor(Math.random() * 2 ** 21) * 2 ** 32 + Math.floor(Math.random() * 2 ** 32) : 0)
-  const outs = outObject(op, o.out, ['out', 'lse', 'weights'])
-  const inputs = [['q', Q], ['k', K], ['v', V], ['mask', p.maskChecked]] as const
+  const outs = outsArg(op, o.out, ['out', 'lse', 'weights'])
+  const inputs = [['q', Q], ['k', K], ['v', V], ['mask', p.mask]] as const
   const oShape: Shape = Object.freeze([d.B, d.Hq, d.Lq, d.Dv])
   const lShape: Shape = Object.freeze([d.B, d.Hq, d.Lq])
   const wShape: Shape = Object.freeze([d.B, d.Hq, d.Lq, d.Lk])
@@ -271,8 +255,8 @@ function planAttention (q: TensorLike, k: TensorLike, v: TensorLike, opts?: Atte
     rangeError(op, 'out.weights', 'absent unless returnWeights is true', 'a tensor')
   }
   const wOut = p.returnWeights ? outArg(op, 'out.weights', outs.weights, wShape, inputs) : null
-  const args: AttentionNativeArgs = [Q.data, K.data, V.data, p.mask, p.keyLengths, oOut?.data ?? null,
-    lOut?.data ?? null, wOut?.data ?? null, ...problemArgs(d, p, seed), p.returnWeights]
+  const args: Parameters<typeof binding.attention> = [Q.data, K.data, V.data, p.mask?.data ?? null, p.keyLengths,
+    oOut?.data ?? null, lOut?.data ?? null, wOut?.data ?? null, { ...problemOf(d, p), returnWeights: p.returnWeights }]
   return {
     args,
     finish: (r: RawAttention): AttentionResult => {
@@ -281,14 +265,11 @@ function planAttention (q: TensorLike, k: TensorLike, v: TensorLike, opts?: Atte
         lse: resultTensor(outs.lse, lOut, r.lse, lShape)
       }
       if (p.returnWeights) res.weights = resultTensor(outs.weights, wOut, r.weights!, wShape)
-      if (p.dropout > 0) res.seed = seed
+      if (p.dropout > 0) res.seed = p.seed
       return res
     }
   }
 }
-
-type BackwardNativeArgs = [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array,
-  Float32Array | null, Int32Array | null, Float32Array | null, Float32Array | null, Float32Array | null, ...ProblemArgs]
 
 function planAttentionBackward (dOut: TensorLike, q: TensorLike, k: TensorLike, v: TensorLike, out: TensorLike,
   lse: TensorLike, opts?: AttentionBackwardOptions) {
@@ -302,22 +283,18 @@ function planAttentionBackward (dOut: TensorLike, q: TensorLike, k: TensorLike, 
   const o = optionsArg(op, opts, OPTION_KEYS)
   const d = dims(op, Q, K, V)
   const oShape = [d.B, d.Hq, d.Lq, d.Dv]
-  const same = (a: Shape, b: readonly number[]): boolean => a.length === b.length && a.every((n, i) => n === b[i])
-  if (!same(DO.shape, oShape)) rangeError(op, 'dOut', `${fmtShape(oShape)} (the shape of attention's out)`, fmtShape(DO.shape))
-  if (!same(O.shape, oShape)) rangeError(op, 'out', `${fmtShape(oShape)} (attention's out)`, fmtShape(O.shape))
+  if (!sameShape(DO.shape, oShape)) rangeError(op, 'dOut', `${fmtShape(oShape)} (the shape of attention's out)`, fmtShape(DO.shape))
+  if (!sameShape(O.shape, oShape)) rangeError(op, 'out', `${fmtShape(oShape)} (attention's out)`, fmtShape(O.shape))
   const lShape = [d.B, d.Hq, d.Lq]
-  if (!same(L.shape, lShape)) rangeError(op, 'lse', `${fmtShape(lShape)} (attention's lse)`, fmtShape(L.shape))
+  if (!sameShape(L.shape, lShape)) rangeError(op, 'lse', `${fmtShape(lShape)} (attention's lse)`, fmtShape(L.shape))
   const p = parseOptions(op, o, d)
-  if (p.dropout > 0 && p.seed === undefined) {
-    typeError(op, 'seed', "the forward's seed (its result.seed) when dropout > 0", 'undefined')
-  }
-  const outs = outObject(op, o.out, ['dq', 'dk', 'dv'])
-  const inputs = [['dOut', DO], ['q', Q], ['k', K], ['v', V], ['out', O], ['lse', L], ['mask', p.maskChecked]] as const
+  const outs = outsArg(op, o.out, ['dq', 'dk', 'dv'])
+  const inputs = [['dOut', DO], ['q', Q], ['k', K], ['v', V], ['out', O], ['lse', L], ['mask', p.mask]] as const
   const dqOut = outArg(op, 'out.dq', outs.dq, Q.shape, inputs)
   const dkOut = outArg(op, 'out.dk', outs.dk, K.shape, inputs)
   const dvOut = outArg(op, 'out.dv', outs.dv, V.shape, inputs)
-  const args: BackwardNativeArgs = [DO.data, Q.data, K.data, V.data, O.data, L.data, p.mask, p.keyLengths,
-    dqOut?.data ?? null, dkOut?.data ?? null, dvOut?.data ?? null, ...problemArgs(d, p, p.seed ?? 0)]
+  const args: Parameters<typeof binding.attentionBackward> = [DO.data, Q.data, K.data, V.data, O.data, L.data,
+    p.mask?.data ?? null, p.keyLengths, dqOut?.data ?? null, dkOut?.data ?? null, dvOut?.data ?? null, problemOf(d, p)]
   return {
     args,
     finish: (g: RawAttentionGrads): AttentionGrads => ({

@@ -6,7 +6,7 @@ import { binding, type NativeOps, type RawConvGrads } from '../native'
 import type { Shape, Tensor, TensorLike } from '../tensor'
 import {
   booleanArg, describe, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
-  tensorArg, typeError, type Checked
+  tensorArg, typeError, type Checked, outsArg
 } from '../validate'
 import { defineOp, resultTensor } from './define'
 import {
@@ -271,10 +271,7 @@ function backwardPlan<O extends object> (op: string, keys: readonly string[], re
     if (!sameShape(DY.shape, r.outShape)) {
       rangeError(op, 'dy', `${fmtShape(r.outShape)} (the shape of the forward's result)`, fmtShape(DY.shape))
     }
-    if (o.out !== undefined && (typeof o.out !== 'object' || o.out === null)) {
-      typeError(op, 'options.out', 'an object { dx?, dw?, db? }', describe(o.out))
-    }
-    const outs = optionsArg(op + ' options.out', o.out, ['dx', 'dw', 'db'])
+    const outs = outsArg(op, o.out, ['dx', 'dw', 'db'])
     const inputs = [['dy', DY], ['x', X], ['w', W]] as const
     const dbShape = Object.freeze([r.outChannels])
     const dxOut = outArg(op, 'out.dx', outs.dx, X.shape, inputs)

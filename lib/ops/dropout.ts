@@ -9,13 +9,13 @@
 import { binding } from '../native'
 import { type Tensor, type TensorLike } from '../tensor'
 import { booleanArg, optionsArg, outArg, tensorArg } from '../validate'
-import { numberArg, seedArg } from './args'
+import { dropoutArgs } from './args'
 import { defineOp, resultTensor } from './define'
 
 export interface DropoutOptions {
   /** Drop probability in [0, 1] (default 0.5). */
   p?: number
-  /** The RNG key: a non-negative safe integer. Required unless training is false. */
+  /** The mask's key: a non-negative safe integer, required when anything is dropped (p > 0 and training). */
   seed?: number
   /** When false, dropout is the identity (a copy; no seed needed). Default true. */
   training?: boolean
@@ -30,8 +30,8 @@ function plan (op: string, inName: string) {
     const X = tensorArg(op, inName, x)
     const o = optionsArg(op, opts, ['p', 'seed', 'training', 'out'])
     const training = booleanArg(op, 'training', o.training, true)
-    const p = numberArg(op, 'p', o.p, 0.5, 0, 1)
-    const seed = training ? seedArg(op, o.seed) : 0
+    // The contract attention shares (args.ts); only the default p differs (0.5, as PyTorch's).
+    const { p, seed } = dropoutArgs(op, 'p', o.p === undefined ? 0.5 : o.p, o.seed, training)
     const out = outArg(op, 'out', o.out, X.shape, [[inName, X]])
     return {
       args: [X.data, out?.data ?? null, training ? p : 0, seed] as Raw,

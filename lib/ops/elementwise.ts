@@ -5,7 +5,7 @@
 import { binding, type RawBinaryGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, describe, fmtShape, optionsArg, outArg, rangeError, sameShape, shapeArg, tensorArg, typeError
+  type Checked, fmtShape, optionsArg, outArg, rangeError, sameShape, shapeArg, tensorArg, outsArg
 } from '../validate'
 import { MAX_RANK, broadcastShapes } from './args'
 import { defineOp, resultTensor } from './define'
@@ -52,10 +52,7 @@ function planForward (op: string) {
 function gradOuts (op: string, opts: BinaryBackwardOptions | undefined, aShape: Shape, bShape: Shape,
   inputs: ReadonlyArray<readonly [string, Checked | null]>) {
   const o = optionsArg(op, opts, ['out'])
-  if (o.out !== undefined && (typeof o.out !== 'object' || o.out === null)) {
-    typeError(op, 'options.out', 'an object { da?, db? }', describe(o.out))
-  }
-  const outs = optionsArg(op + ' options.out', o.out, ['da', 'db'])
+  const outs = outsArg(op, o.out, ['da', 'db'])
   const daOut = outArg(op, 'out.da', outs.da, aShape, inputs)
   const dbOut = outArg(op, 'out.db', outs.db, bShape, inputs)
   if (daOut !== null && dbOut !== null && daOut.data.buffer === dbOut.data.buffer &&

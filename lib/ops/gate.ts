@@ -6,8 +6,8 @@
 import { binding } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, booleanArg, describe, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
-  tensorArg, typeError
+  type Checked, booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg,
+  outsArg
 } from '../validate'
 import { defineOp, resultTensor } from './define'
 import { rank4 } from './spatial'
@@ -68,13 +68,6 @@ function gateParams (op: string, C: number, wa: unknown, ba: unknown, wb: unknow
     return T
   }
   return { WA: w('wa', wa), BA: b('ba', ba), WB: w('wb', wb), BB: b('bb', bb) }
-}
-
-function outsArg<K extends string> (op: string, value: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value))) {
-    typeError(op, 'options.out', `an object { ${keys.join('?, ')}? }`, describe(value))
-  }
-  return optionsArg(op + ' options.out', value, keys)
 }
 
 function planSpatialGate (x: TensorLike, wa: TensorLike, ba: TensorLike, wb: TensorLike, bb: TensorLike,

@@ -4,9 +4,11 @@
 import { binding, type RawLinearGrads, type RawMatmulGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg, typeError, describe
+  booleanArg, fmtShape, optionalTensorArg, optionsArg, outArg, rangeError, sameShape, tensorArg, outsArg
 } from '../validate'
+import { finiteArg } from './args'
 import { defineOp, resultTensor } from './define'
+import { activationArg } from './spatial'
 
 export interface LinearOptions {
   /** A tensor of the result's shape to write into instead of allocating one. */
@@ -74,10 +76,7 @@ function planLinearBackward (dy: TensorLike, x: TensorLike, w: TensorLike, opts?
   if (DY.shape.length !== yShape.length || DY.shape.some((d, i) => d !== yShape[i])) {
     rangeError(op, 'dy', `${fmtShape(yShape)} (the shape of linear's result)`, fmtShape(DY.shape))
   }
-  const outs = optionsArg(op + ' options.out', o.out, ['dx', 'dw', 'db'])
-  if (o.out !== undefined && (typeof o.out !== 'object' || o.out === null)) {
-    typeError(op, 'options.out', 'an object { dx?, dw?, db? }', describe(o.out))
-  }
+  const outs = outsArg(op, o.out, ['dx', 'dw', 'db'])
   const inputs = [['dy', DY], ['x', X], ['w', W]] as const
   const dxOut = outArg(op, 'out.dx', outs.dx, X.shape, inputs)
   const dwOut = outArg(op, 'out.dw', outs.dw, W.shape, inputs)
@@ -209,10 +208,7 @@ function planMatmulBackward (dy: TensorLike, a: TensorLike, b: TensorLike, opts?
   if (!sameShape(DY.shape, s.yShape)) {
     rangeError(op, 'dy', `${fmtShape(s.yShape)} (the shape of matmul's result)`, fmtShape(DY.shape))
   }
-  if (o.out !== undefined && (typeof o.out !== 'object' || o.out === null)) {
-    typeError(op, 'options.out', 'an object { da?, db? }', describe(o.out))
-  }
-  const outs = optionsArg(op + ' options.out', o.out, ['da', 'db'])
+  const outs = outsArg(op, o.out, ['da', 'db'])
   const inputs = [['dy', DY], ['a', A], ['b', B]] as const
   const daOut = outArg(op, 'out.da', outs.da, A.shape, inputs)
   const dbOut = outArg(op, 'out.db', outs.db, B.shape, inputs)
@@ -322,26 +318,13 @@ function planGemm (a: TensorLike, b: TensorLike, opts?: GemmOptions) {
   if (biasRow !== null && !sameShape(biasRow.shape, [N])) rangeError(op, 'biasRow', `[${N}] (N)`, fmtShape(biasRow.shape))
   const biasCol = optionalTensorArg(op, 'biasCol', o.biasCol)
   if (biasCol !== null && !sameShape(biasCol.shape, [M])) rangeError(op, 'biasCol', `[${M}] (M)`, fmtShape(biasCol.shape))
-  if (o.activation !== undefined && o.activation !== 'none' && o.activation !== 'relu') {
-    if (typeof o.activation !== 'string') typeError(op, 'activation', "'none' or 'relu'", describe(o.activation))
-    rangeError(op, 'activation', "'none' or 'relu'", describe(o.activation))
-  }
-  const relu = o.activation === 'relu'
+  const relu = activationArg(op, o.activation)
   const out = outArg(op, 'out', o.out, yShape, [['a', A], ['b', B], ['c', C], ['biasRow', biasRow], ['biasCol', biasCol]])
   return {
-    args: [A.data, B.data, C?.data ?? null, out?.data ?? null, batch, M, K, N, transA, transB, alpha, beta,
-      aBatched, bBatched, cBatched, biasRow?.data ?? null, biasCol?.data ?? null, relu] as
-      [Float32Array, Float32Array, Float32Array | null, Float32Array | null, number, number, number, number,
-        boolean, boolean, number, number, boolean, boolean, boolean, Float32Array | null, Float32Array | null, boolean],
+    args: [A.data, B.data, C?.data ?? null, out?.data ?? null, biasRow?.data ?? null, biasCol?.data ?? null,
+      { batch, M, K, N, transA, transB, alpha, beta, aBatched, bBatched, cBatched, relu }] as Parameters<typeof binding.gemm>,
     finish: (y: Float32Array): Tensor => resultTensor(o.out, out, y, yShape)
   }
-}
-
-function finiteArg (op: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number') typeError(op, name, 'a number', describe(value))
-  if (!Number.isFinite(value)) rangeError(op, name, 'a finite number', describe(value))
-  return value
 }
 
 const gemmOp = defineOp(planGemm, binding.gemm, binding.gemmAsync)

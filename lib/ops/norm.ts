@@ -5,8 +5,8 @@
 import { binding, type RawNormGrads } from '../native'
 import { type Shape, type Tensor, type TensorLike } from '../tensor'
 import {
-  type Checked, booleanArg, describe, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError,
-  sameShape, shapeArg, shapeSize, tensorArg, typeError
+  type Checked, booleanArg, fmtShape, integerArg, optionalTensorArg, optionsArg, outArg, rangeError, sameShape,
+  shapeArg, shapeSize, tensorArg, outsArg
 } from '../validate'
 import { numberArg } from './args'
 import { defineOp, resultTensor } from './define'
@@ -67,11 +67,7 @@ function paramArg (op: string, name: string, value: unknown, shape: Shape): Chec
 
 function gradOuts (op: string, o: { out?: unknown, accumulate?: unknown }, xShape: Shape, pShape: Shape,
   inputs: ReadonlyArray<readonly [string, Checked | null]>) {
-  const value = o.out
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    typeError(op, 'options.out', 'an object { dx?, dweight?, dbias? }', describe(value))
-  }
-  const outs = optionsArg(op + ' options.out', value, ['dx', 'dweight', 'dbias'])
+  const outs = outsArg(op, o.out, ['dx', 'dweight', 'dbias'])
   const dx = outArg(op, 'out.dx', outs.dx, xShape, inputs)
   const dw = outArg(op, 'out.dweight', outs.dweight, pShape, inputs)
   const db = outArg(op, 'out.dbias', outs.dbias, pShape, inputs)

@@ -10,7 +10,7 @@ import { type Shape, type TensorLike } from '../tensor'
 import {
   type Checked, booleanArg, describe, fmtShape, integerArg, optionsArg, rangeError, sameShape, tensorArg, typeError
 } from '../validate'
-import { nonNegativeArg, unitArg } from './args'
+import { finiteArg, nonNegativeArg, unitArg } from './args'
 import { defineOp } from './define'
 
 export interface AdamStepOptions {
@@ -56,7 +56,6 @@ export interface SgdStepOptions {
 }
 
 type F = Float32Array
-type FN = Float32Array | null
 
 // The state tensors must have param's shape, and no two tensors may share memory: the
 // kernel reads every one of them while it writes param and the state.
@@ -81,7 +80,6 @@ function overlaps (a: Float32Array, b: Float32Array): boolean {
 }
 
 const ADAM_KEYS = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step', 'amsgrad', 'decoupled', 'maximize'] as const
-type AdamRaw = [F, F, F, F, FN, number, number, number, number, number, number, boolean, boolean, boolean]
 
 function planAdam (param: TensorLike, grad: TensorLike, expAvg: TensorLike, expAvgSq: TensorLike,
   maxExpAvgSq: TensorLike | null, opts: AdamStepOptions) {
@@ -109,14 +107,13 @@ function planAdam (param: TensorLike, grad: TensorLike, expAvg: TensorLike, expA
   if (amsgrad && VM === null) typeError(op, 'maxExpAvgSq', 'a tensor with amsgrad', 'null')
   disjoint(op, [['param', P], ['grad', G], ['expAvg', M], ['expAvgSq', V], ['maxExpAvgSq', VM]])
   return {
-    args: [P.data, G.data, M.data, V.data, VM?.data ?? null, lr, beta1, beta2, eps, weightDecay, step, amsgrad,
-      decoupled, maximize] as AdamRaw,
+    args: [P.data, G.data, M.data, V.data, VM?.data ?? null,
+      { lr, beta1, beta2, eps, weightDecay, step, amsgrad, decoupled, maximize }] as Parameters<typeof binding.adamStep>,
     finish: (): void => undefined
   }
 }
 
 const SGD_KEYS = ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', 'maximize', 'initBuffer'] as const
-type SgdRaw = [F, F, FN, number, number, number, number, boolean, boolean, boolean]
 
 function planSgd (param: TensorLike, grad: TensorLike, momentumBuffer: TensorLike | null, opts?: SgdStepOptions) {
   const op = 'sgdStep'
@@ -139,17 +136,10 @@ function planSgd (param: TensorLike, grad: TensorLike, momentumBuffer: TensorLik
   if (momentum !== 0 && B === null) typeError(op, 'momentumBuffer', 'a tensor when momentum ≠ 0', 'null')
   disjoint(op, [['param', P], ['grad', G], ['momentumBuffer', momentum !== 0 ? B : null]])
   return {
-    args: [P.data, G.data, momentum !== 0 ? B!.data : null, lr, momentum, dampening, weightDecay, nesterov, maximize,
-      initBuffer] as SgdRaw,
+    args: [P.data, G.data, momentum !== 0 ? B!.data : null,
+      { lr, momentum, dampening, weightDecay, nesterov, maximize, initBuffer }] as Parameters<typeof binding.sgdStep>,
     finish: (): void => undefined
   }
-}
-
-function finiteArg (op: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number') typeError(op, name, 'a number', describe(value))
-  if (!Number.isFinite(value)) rangeError(op, name, 'a finite number', describe(value))
-  return value
 }
 
 function ordArg (op: string, value: unknown): number {

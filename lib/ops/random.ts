@@ -60,6 +60,7 @@ export function uniform_ (t: TensorLike, lo: number, hi: number, seed: number): 
   return uniformOp.sync(t, lo, hi, seed)
 }
 /** uniform_() computed off the event loop (t must not be touched until the promise settles). */
+// eslint-disable-next-line camelcase -- PyTorch's in-place suffix, then the Async one
 export function uniform_Async (t: TensorLike, lo: number, hi: number, seed: number): Promise<Tensor> {
   return uniformOp.async(t, lo, hi, seed)
 }
@@ -68,6 +69,7 @@ export function normal_ (t: TensorLike, mean: number, std: number, seed: number)
   return normalOp.sync(t, mean, std, seed)
 }
 /** normal_() computed off the event loop. */
+// eslint-disable-next-line camelcase -- PyTorch's in-place suffix, then the Async one
 export function normal_Async (t: TensorLike, mean: number, std: number, seed: number): Promise<Tensor> {
   return normalOp.async(t, mean, std, seed)
 }

@@ -2,7 +2,7 @@
 // kernel), the padding forms of the contract, ONNX SAME_UPPER, and the output-size
 // formulas. Internal: lib/ops/index.ts does not export it.
 import type { Shape } from '../tensor'
-import { describe, fmtShape, rangeError, typeError } from '../validate'
+import { describe, fmtShape, rangeError, typeError, oneOfArg } from '../validate'
 
 /** [top, bottom, left, right] */
 export type Pads = readonly [number, number, number, number]
@@ -25,7 +25,8 @@ function isInt (v: unknown): v is number {
 export function pairArg (op: string, name: string, value: unknown, fallback: readonly [number, number],
   min: number): [number, number] {
   if (value === undefined) return [fallback[0], fallback[1]]
-  const expected = min === 1 ? 'a positive integer or [h, w] of positive integers'
+  const expected = min === 1
+    ? 'a positive integer or [h, w] of positive integers'
     : `an integer ≥ ${min} or [h, w] of integers ≥ ${min}`
   let pair: [unknown, unknown]
   if (typeof value === 'number') pair = [value, value]
@@ -124,8 +125,5 @@ export function checkFits (op: string, name: string, k: readonly [number, number
 
 /** The `activation` option: 'none' (default) or 'relu' → whether ReLU is fused. */
 export function activationArg (op: string, value: unknown): boolean {
-  if (value === undefined || value === 'none') return false
-  if (value === 'relu') return true
-  if (typeof value !== 'string') typeError(op, 'activation', "'none' or 'relu'", describe(value))
-  return rangeError(op, 'activation', "'none' or 'relu'", describe(value))
+  return oneOfArg(op, 'activation', value, ['none', 'relu'], 'none') === 'relu'
 }

@@ -5,6 +5,10 @@
 import { booleanArg, describe, integerArg, optionsArg, rangeError, typeError } from '../validate'
 import { Optimizer, type ParamGroup } from './optimizer'
 
+/** Any optimizer (SGD, Adam, AdamW): a scheduler reads and writes only lr and momentum of its groups. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- its group and state types vary with the optimizer
+type AnyOptimizer = Optimizer<any, any>
+
 type AnyGroup = ParamGroup<Record<string, unknown>> & { lr: number }
 
 /** A scheduler's snapshot: its counters and settings (plain numbers, strings and arrays). */
@@ -18,7 +22,7 @@ export abstract class LRScheduler {
   protected stepCount = 0
   protected lastLr: number[] = []
 
-  protected constructor (readonly name: string, readonly optimizer: Optimizer<any, any>) {
+  protected constructor (readonly name: string, readonly optimizer: AnyOptimizer) {
     if (!(optimizer instanceof Optimizer)) {
       typeError(name, 'optimizer', 'an optimizer (fv.optim.SGD, Adam, AdamW)', describe(optimizer))
     }
@@ -124,7 +128,7 @@ export class StepLR extends LRScheduler {
   stepSize: number
   gamma: number
 
-  constructor (optimizer: Optimizer<any, any>, stepSize: number, opts: StepLROptions = {}) {
+  constructor (optimizer: AnyOptimizer, stepSize: number, opts: StepLROptions = {}) {
     super('StepLR', optimizer)
     const o = optionsArg('StepLR', opts, ['gamma', 'lastEpoch'])
     this.stepSize = integerArg('StepLR', 'stepSize', stepSize, 1, Number.MAX_SAFE_INTEGER)
@@ -159,7 +163,7 @@ export class CosineAnnealingLR extends LRScheduler {
   tMax: number
   etaMin: number
 
-  constructor (optimizer: Optimizer<any, any>, tMax: number, opts: CosineAnnealingLROptions = {}) {
+  constructor (optimizer: AnyOptimizer, tMax: number, opts: CosineAnnealingLROptions = {}) {
     super('CosineAnnealingLR', optimizer)
     const o = optionsArg('CosineAnnealingLR', opts, ['etaMin', 'lastEpoch'])
     this.tMax = positive('CosineAnnealingLR', 'tMax', tMax)
@@ -233,7 +237,7 @@ export class OneCycleLR extends LRScheduler {
   useBeta1: boolean
   phases: Phase[]
 
-  constructor (optimizer: Optimizer<any, any>, maxLr: number | readonly number[], opts: OneCycleLROptions = {}) {
+  constructor (optimizer: AnyOptimizer, maxLr: number | readonly number[], opts: OneCycleLROptions = {}) {
     const op = 'OneCycleLR'
     super(op, optimizer)
     const o = optionsArg(op, opts, ['totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy',
@@ -359,7 +363,7 @@ export class OneCycleLR extends LRScheduler {
     this.annealStrategy = sd.annealStrategy
     this.cycleMomentum = booleanArg(op, 'stateDict.cycleMomentum', sd.cycleMomentum, this.cycleMomentum)
     this.useBeta1 = booleanArg(op, 'stateDict.useBeta1', sd.useBeta1, this.useBeta1)
-    if (!Array.isArray(sd.phases) || sd.phases.length !== 2 && sd.phases.length !== 3) {
+    if (!Array.isArray(sd.phases) || (sd.phases.length !== 2 && sd.phases.length !== 3)) {
       typeError(op, 'stateDict.phases', 'an array of 2 or 3 phases', describe(sd.phases))
     }
     this.phases = (sd.phases as Phase[]).map((p, i) => {

@@ -9,6 +9,7 @@ const CLASS: Record<OptimizerName, string> = { adam: 'Adam', adamw: 'AdamW', sgd
 /** A sibling module of this build (fv.optim, fv.io…), or null when this build has none. */
 export function optionalModule (name: 'optim' | 'io'): Record<string, unknown> | null {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, resolved at run time
     return require(`../${name}`) as Record<string, unknown>
   } catch (err) {
     if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') return null

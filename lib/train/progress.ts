@@ -30,16 +30,14 @@ export function planLine (plan: FitPlan, what: string): string {
 
 /** One line per epoch (and the run's first and last lines) on a stream. */
 export class LineReporter implements Reporter {
-  #plan: FitPlan | null = null
   constructor (readonly stream: NodeJS.WritableStream, readonly title = 'training') {}
   start (plan: FitPlan): void {
-    this.#plan = plan
     this.log(planLine(plan, this.title))
   }
 
   epoch (m: EpochMetrics, plan: FitPlan): void { this.log(epochLine(m, plan.epochs)) }
   log (line: string): void { this.stream.write(line + '\n') }
-  close (): void { this.#plan = null }
+  close (): void {}
 }
 
 /** Prints nothing. */
@@ -66,6 +64,7 @@ export class BarReporter implements Reporter {
   readonly #cp: CliProgress
 
   constructor (readonly stream: NodeJS.WriteStream, readonly title = 'training') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
     this.#cp = require('cli-progress') as CliProgress
   }
 

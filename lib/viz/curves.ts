@@ -22,7 +22,7 @@ export interface CurvesOptions {
 }
 
 const COLORS = { train: '#1f77b4', test: '#ff7f0e' }
-const FONT = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
+const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif'
 
 /** An SVG document: loss per epoch on the left, accuracy (%) on the right, train and test series. */
 export function curvesSvg (points: readonly CurvePoint[], opts: CurvesOptions = {}): string {
@@ -162,6 +162,7 @@ export interface RenderOptions {
 
 /** Renders an SVG document to PNG bytes with @resvg/resvg-js (loaded on first use). */
 export function renderSvg (svg: string, opts: RenderOptions = {}): Buffer {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
   const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js')
   const r = new Resvg(svg, {
     font: { loadSystemFonts: true, fontFiles: opts.fontFiles ?? [], defaultFontFamily: 'DejaVu Sans' },

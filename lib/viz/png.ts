@@ -15,6 +15,7 @@ interface PngJs {
 // Loaded on first use: require('foveal') should not pay for it.
 let pngjs: PngJs['PNG'] | null = null
 function pngModule (): PngJs['PNG'] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use
   pngjs ??= (require('pngjs') as PngJs).PNG
   return pngjs
 }

@@ -1,16 +1,16 @@
-// Binding for the attention family. lib/ops/attention.ts has validated everything and
-// flattened the options into positional arguments; here they are re-checked against the
-// arrays (the kernel re-checks the options themselves in attention_check).
+// Binding for the attention family. lib/ops/attention.ts has validated everything; the
+// arrays come positionally and what to compute as one object (lib/native.ts
+// AttentionProblem, read by key), re-checked here against the arrays (the kernel
+// re-checks the options themselves in attention_check):
 //
-//   attention(q, k, v, mask, keyLengths, outO, outLse, outW,                  0..7
-//             B, Hq, Hkv, Lq, Lk, D, Dv,                                        8..14
-//             scale, causal, windowLeft, windowRight,                           15..18
-//             maskStrideB, maskStrideH, maskStrideQ, maskStrideK,               19..22
-//             dropout, seed, topK, returnWeights)                               23..26
+//   attention(q, k, v, mask, keyLengths, outO, outLse, outW, problem)               0..8
+//     problem: { B, Hq, Hkv, Lq, Lk, D, Dv, scale, causal, windowLeft, windowRight,
+//                maskStrideB, maskStrideH, maskStrideQ, maskStrideK, dropout, seed, topK,
+//                returnWeights }
 //     → { out, lse, weights? }
 //   attentionBackward(dOut, q, k, v, out, lse, mask, keyLengths, outDq, outDk, outDv,  0..10
-//             B, Hq, Hkv, Lq, Lk, D, Dv, scale, causal, windowLeft, windowRight,  11..21
-//             maskStrideB, maskStrideH, maskStrideQ, maskStrideK, dropout, seed, topK)  22..28
+//                     problem)                                                        11
+//     problem: the forward's, without returnWeights
 //     → { dq, dk, dv }
 #include <string>
 #include <vector>
@@ -24,43 +24,42 @@ namespace {
 
 constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;
 
-// keyLengths: null/undefined, or an Int32Array of B entries. Copied (B numbers), so the
-// async twin needs no reference to it.
-std::vector<int32_t> key_lengths(Args& a, size_t i, int64_t B) {
-  Napi::Value v = a.at(i);
-  if (v.IsNull() || v.IsUndefined()) return {};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": keyLengths must be an Int32Array");
-  auto arr = v.As<Napi::Int32Array>();
-  if (static_cast<int64_t>(arr.ElementLength()) != B)
-    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": keyLengths must have B=" + std::to_string(B) +
-                                             " elements, got " + std::to_string(arr.ElementLength()));
-  return std::vector<int32_t>(arr.Data(), arr.Data() + arr.ElementLength());
+// The sizes and options shared by both directions, read from the problem object. Read
+// before any array is unwrapped (a getter on the object runs JS; see Fields).
+cpu::AttentionProblem read_problem(Fields& f) {
+  cpu::AttentionProblem pb{};
+  pb.B = f.dim("B");
+  pb.Hq = f.dim("Hq");
+  pb.Hkv = f.dim("Hkv");
+  pb.Lq = f.dim("Lq");
+  pb.Lk = f.dim("Lk");
+  pb.D = f.dim("D");
+  pb.Dv = f.dim("Dv");
+  pb.scale = static_cast<float>(f.number("scale"));
+  pb.causal = f.flag("causal");
+  pb.window_left = f.integer("windowLeft", -1, kMaxSafe);
+  pb.window_right = f.integer("windowRight", -1, kMaxSafe);
+  pb.mask_stride[0] = f.dim("maskStrideB");
+  pb.mask_stride[1] = f.dim("maskStrideH");
+  pb.mask_stride[2] = f.dim("maskStrideQ");
+  pb.mask_stride[3] = f.dim("maskStrideK");
+  pb.dropout = static_cast<float>(f.number("dropout"));
+  pb.seed = static_cast<uint64_t>(f.dim("seed"));
+  pb.top_k = f.dim("topK");
+  return pb;
 }
 
-// The sizes and options shared by both directions, from argument `at` on (B … Dv, scale,
-// causal, window, mask strides, dropout, seed, topK), checked against q, k, v and mask.
+// The problem checked against q, k, v, mask and keyLengths (position lengths_at). The key
+// lengths are copied (B numbers): the kernel reads the values attention_check saw, whatever
+// JS does to the array while an Async op runs.
 struct Problem {
   cpu::AttentionProblem pb{};
   std::vector<int32_t> lengths;
 
-  Problem(Args& a, size_t at, const F32& q, const F32& k, const F32& v, const F32& mask, size_t lengths_at) {
+  Problem(Args& a, const cpu::AttentionProblem& read, const F32& q, const F32& k, const F32& v, const F32& mask,
+          size_t lengths_at)
+      : pb(read) {
     const char* op = a.op();
-    pb.B = a.dim(at + 0, "B");
-    pb.Hq = a.dim(at + 1, "Hq");
-    pb.Hkv = a.dim(at + 2, "Hkv");
-    pb.Lq = a.dim(at + 3, "Lq");
-    pb.Lk = a.dim(at + 4, "Lk");
-    pb.D = a.dim(at + 5, "D");
-    pb.Dv = a.dim(at + 6, "Dv");
-    pb.scale = static_cast<float>(a.number(at + 7, "scale"));
-    pb.causal = a.flag(at + 8, "causal");
-    pb.window_left = a.integer(at + 9, "windowLeft", -1, kMaxSafe);
-    pb.window_right = a.integer(at + 10, "windowRight", -1, kMaxSafe);
-    for (int s = 0; s < 4; ++s) pb.mask_stride[s] = a.dim(at + 11 + s, "maskStride");
-    pb.dropout = static_cast<float>(a.number(at + 15, "dropout"));
-    pb.seed = static_cast<uint64_t>(a.dim(at + 16, "seed"));
-    pb.top_k = a.dim(at + 17, "topK");
     if (pb.Hkv < 1 || pb.Hq < 1 || pb.Hq % pb.Hkv != 0)
       throw Napi::RangeError::New(a.env(), std::string(op) + ": Hq must be a positive multiple of Hkv");
     if (pb.D < 1) throw Napi::RangeError::New(a.env(), std::string(op) + ": D must be at least 1");
@@ -70,7 +69,13 @@ struct Problem {
     a.expect_length(k, checked_mul(op, bk, pb.D));
     a.expect_length(v, checked_mul(op, bk, pb.Dv));
     checked_mul(op, bq, pb.Lk);  // every (b, h, i, j) index must fit
-    lengths = key_lengths(a, lengths_at, pb.B);
+    if (!a.at(lengths_at).IsNull() && !a.at(lengths_at).IsUndefined()) {
+      const I32 kl = a.i32(lengths_at, "keyLengths");
+      if (static_cast<int64_t>(kl.length) != pb.B)
+        throw Napi::RangeError::New(a.env(), std::string(op) + ": keyLengths must have B=" + std::to_string(pb.B) +
+                                                 " elements, got " + std::to_string(kl.length));
+      lengths.assign(kl.data, kl.data + kl.length);
+    }
     pb.q = q.data;
     pb.k = k.data;
     pb.v = v.data;
@@ -85,19 +90,21 @@ class AttentionOp {
  public:
   static constexpr const char* kName = "attention";
 
-  explicit AttentionOp(Args& a)
-      : q_(a.f32(0, "q")),
+  explicit AttentionOp(Args& a) : AttentionOp(a, a.fields(8, "problem")) {}
+
+  AttentionOp(Args& a, Fields problem)
+      : weights_(problem.flag("returnWeights")),
+        read_(read_problem(problem)),
+        q_(a.f32(0, "q")),
         k_(a.f32(1, "k")),
         v_(a.f32(2, "v")),
         mask_(a.optional_f32(3, "mask")),
-        prob_(a, 8, q_, k_, v_, mask_, 4) {
+        prob_(a, read_, q_, k_, v_, mask_, 4) {
     const cpu::AttentionProblem& pb = prob_.pb;
-    const bool weights = a.flag(26, "returnWeights");
     const int64_t bq = pb.B * pb.Hq * pb.Lq;
     out_.bind(a, 5, "out.out", checked_mul(kName, bq, pb.Dv), {&q_, &k_, &v_, &mask_});
     lse_.bind(a, 6, "out.lse", bq, {&q_, &k_, &v_, &mask_});
-    if (weights) w_.bind(a, 7, "out.weights", checked_mul(kName, bq, pb.Lk), {&q_, &k_, &v_, &mask_});
-    weights_ = weights;
+    if (weights_) w_.bind(a, 7, "out.weights", checked_mul(kName, bq, pb.Lk), {&q_, &k_, &v_, &mask_});
   }
 
   void run() {
@@ -118,9 +125,10 @@ class AttentionOp {
   }
 
  private:
+  bool weights_;
+  cpu::AttentionProblem read_;
   F32 q_, k_, v_, mask_;
   Problem prob_;
-  bool weights_ = false;
   Output out_, lse_, w_;
 };
 
@@ -128,15 +136,18 @@ class AttentionBackwardOp {
  public:
   static constexpr const char* kName = "attentionBackward";
 
-  explicit AttentionBackwardOp(Args& a)
-      : dout_(a.f32(0, "dOut")),
+  explicit AttentionBackwardOp(Args& a) : AttentionBackwardOp(a, a.fields(11, "problem")) {}
+
+  AttentionBackwardOp(Args& a, Fields problem)
+      : read_(read_problem(problem)),
+        dout_(a.f32(0, "dOut")),
         q_(a.f32(1, "q")),
         k_(a.f32(2, "k")),
         v_(a.f32(3, "v")),
         o_(a.f32(4, "out")),
         lse_(a.f32(5, "lse")),
         mask_(a.optional_f32(6, "mask")),
-        prob_(a, 11, q_, k_, v_, mask_, 7) {
+        prob_(a, read_, q_, k_, v_, mask_, 7) {
     const cpu::AttentionProblem& pb = prob_.pb;
     const int64_t bq = pb.B * pb.Hq * pb.Lq, bk = pb.B * pb.Hkv * pb.Lk;
     a.expect_length(dout_, checked_mul(kName, bq, pb.Dv));
@@ -169,6 +180,7 @@ class AttentionBackwardOp {
   }
 
  private:
+  cpu::AttentionProblem read_;
   F32 dout_, q_, k_, v_, o_, lse_, mask_;
   Problem prob_;
   Output dq_, dk_, dv_;

@@ -107,32 +107,115 @@ F32 Args::optional_f32(size_t i, const char* name) {
   return f32(i, name);
 }
 
-int64_t Args::integer(size_t i, const char* name, int64_t lo, int64_t hi) {
-  Napi::Value v = at(i);
-  if (!v.IsNumber())
-    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a number, got " + describe(v));
+void Args::type_error(const std::string& name, const std::string& expected, const Napi::Value& got) const {
+  throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be " + expected + ", got " + describe(got));
+}
+
+void Args::range_error(const std::string& name, const std::string& expected, const Napi::Value& got) const {
+  throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must be " + expected + ", got " + describe(got));
+}
+
+int64_t Args::integer_value(const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) const {
+  if (!v.IsNumber()) type_error(name, "a number", v);
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::floor(d) != d)
-    throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must be an integer from " +
-                                           std::to_string(lo) + " to " + std::to_string(hi) + ", got " + describe(v));
+    range_error(name, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi), v);
   return static_cast<int64_t>(d);
 }
 
-int64_t Args::dim(size_t i, const char* name) { return integer(i, name, 0, kMaxSafe); }
+double Args::number_value(const Napi::Value& v, const std::string& name) const {
+  if (!v.IsNumber()) type_error(name, "a number", v);
+  return v.As<Napi::Number>().DoubleValue();
+}
 
-bool Args::flag(size_t i, const char* name) {
-  Napi::Value v = at(i);
-  if (!v.IsBoolean())
-    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a boolean, got " + describe(v));
+bool Args::flag_value(const Napi::Value& v, const std::string& name) const {
+  if (!v.IsBoolean()) type_error(name, "a boolean", v);
   return v.As<Napi::Boolean>().Value();
 }
 
-double Args::number(size_t i, const char* name) {
+int64_t Args::integer(size_t i, const char* name, int64_t lo, int64_t hi) { return integer_value(at(i), name, lo, hi); }
+
+int64_t Args::dim(size_t i, const char* name) { return integer(i, name, 0, kMaxSafe); }
+
+bool Args::flag(size_t i, const char* name) { return flag_value(at(i), name); }
+
+double Args::number(size_t i, const char* name) { return number_value(at(i), name); }
+
+I32 Args::i32(size_t i, const char* name) {
   Napi::Value v = at(i);
-  if (!v.IsNumber())
-    throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a number, got " + describe(v));
-  return v.As<Napi::Number>().DoubleValue();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    type_error(name, "an Int32Array", v);
+  auto arr = v.As<Napi::Int32Array>();
+  I32 out;
+  out.data = arr.Data();
+  out.length = arr.ElementLength();
+  out.present = true;
+  out.name = name;
+  if (async_) keep_.push_back(Napi::Persistent(arr.As<Napi::Object>()));
+  return out;
 }
+
+Shape Args::shape(size_t i, const char* name, int max_rank) {
+  if (max_rank > kMaxShapeRank) max_rank = kMaxShapeRank;
+  const Napi::Value v = at(i);
+  if (!v.IsArray()) type_error(name, "an array of integers", v);
+  const Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() > static_cast<uint32_t>(max_rank))
+    throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must have at most " +
+                                           std::to_string(max_rank) + " dimensions, got " + std::to_string(arr.Length()));
+  Shape s;
+  s.present = true;
+  s.rank = static_cast<int>(arr.Length());
+  for (int k = 0; k < s.rank; ++k) {
+    const Napi::Value e = arr.Get(static_cast<uint32_t>(k));
+    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 0 && x <= static_cast<double>(kMaxSafe)) || static_cast<double>(static_cast<int64_t>(x)) != x)
+      throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must hold non-negative integers");
+    s.d[k] = static_cast<int64_t>(x);
+    s.size = checked_mul(op_, s.size, s.d[k]);
+  }
+  return s;
+}
+
+Shape Args::optional_shape(size_t i, const char* name, int max_rank) {
+  const Napi::Value v = at(i);
+  if (v.IsNull() || v.IsUndefined()) return Shape{};
+  return shape(i, name, max_rank);
+}
+
+void Args::ints(size_t i, const char* name, size_t count, int64_t* out) {
+  const Napi::Value v = at(i);
+  if (!v.IsArray()) type_error(name, "an array of " + std::to_string(count) + " integers", v);
+  const Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() != count)
+    throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must hold " + std::to_string(count) +
+                                           " integers, got " + std::to_string(arr.Length()));
+  for (uint32_t k = 0; k < count; ++k) {
+    const Napi::Value e = arr.Get(k);
+    if (!e.IsNumber()) throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must hold only numbers");
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (!(d >= -static_cast<double>(kMaxSafe) && d <= static_cast<double>(kMaxSafe)) ||
+        static_cast<double>(static_cast<int64_t>(d)) != d)
+      throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must hold safe integers");
+    out[k] = static_cast<int64_t>(d);
+  }
+}
+
+Fields Args::fields(size_t i, const char* name) {
+  const Napi::Value v = at(i);
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) type_error(name, "an object", v);
+  return Fields(*this, v.As<Napi::Object>());
+}
+
+Napi::Value Fields::get(const char* key) const { return obj_.Get(key); }
+
+int64_t Fields::integer(const char* key, int64_t lo, int64_t hi) { return args_.integer_value(get(key), key, lo, hi); }
+
+int64_t Fields::dim(const char* key) { return integer(key, 0, kMaxSafe); }
+
+double Fields::number(const char* key) { return args_.number_value(get(key), key); }
+
+bool Fields::flag(const char* key) { return args_.flag_value(get(key), key); }
 
 void Args::expect_length(const F32& a, int64_t expected) const {
   if (static_cast<int64_t>(a.length) != expected)

@@ -31,6 +31,46 @@ struct F32 {
   const char* name = "";
 };
 
+// An Int32Array argument (labels, indices, key lengths).
+struct I32 {
+  const int32_t* data = nullptr;
+  size_t length = 0;
+  bool present = false;
+  const char* name = "";
+};
+
+// A shape argument: a JS array of at most kMaxShapeRank non-negative safe integers.
+constexpr int kMaxShapeRank = 8;
+struct Shape {
+  int rank = 0;
+  int64_t d[kMaxShapeRank] = {};
+  int64_t size = 1;  // the product of d (checked below 2^53)
+  bool present = false;
+};
+
+class Args;
+
+// The sizes and options an op takes after its arrays, as one plain JS object read by key
+// (lib/native.ts declares each such object once). Ops whose arrays would be followed by
+// more than six positional sizes and flags take one of these instead. A missing key or a
+// value of the wrong kind is a TypeError naming the op and the key, a value out of range
+// a RangeError. Reading a key may run JS (a getter, a Proxy), which could detach an array
+// unwrapped before it: an op reads its Fields before its arrays.
+class Fields {
+ public:
+  int64_t dim(const char* key);                               // an integer in [0, 2^53)
+  int64_t integer(const char* key, int64_t lo, int64_t hi);  // an integer in [lo, hi]
+  double number(const char* key);
+  bool flag(const char* key);
+
+ private:
+  friend class Args;
+  Fields(Args& args, Napi::Object obj) : args_(args), obj_(obj) {}
+  Napi::Value get(const char* key) const;
+  Args& args_;
+  Napi::Object obj_;
+};
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op, bool async);
@@ -49,6 +89,26 @@ class Args {
   int64_t integer(size_t i, const char* name, int64_t lo, int64_t hi);
   bool flag(size_t i, const char* name);
   double number(size_t i, const char* name);
+
+  // An Int32Array at position i (TypeError otherwise); an Async op keeps it alive. Its
+  // values are the caller's to change while an Async op runs: copy what is checked once.
+  I32 i32(size_t i, const char* name);
+  // A shape (JS array of at most max_rank non-negative safe integers) at position i.
+  Shape shape(size_t i, const char* name, int max_rank = kMaxShapeRank);
+  // Same, but null or undefined give an absent Shape.
+  Shape optional_shape(size_t i, const char* name, int max_rank = kMaxShapeRank);
+  // A JS array of exactly `count` safe integers (any sign) at position i, into out[0..count).
+  void ints(size_t i, const char* name, size_t count, int64_t* out);
+  // The plain object at position i, read by key (see Fields).
+  Fields fields(size_t i, const char* name);
+
+  // Messages in the one format: "<op>: <name> must be <expected>, got <what came>".
+  [[noreturn]] void type_error(const std::string& name, const std::string& expected, const Napi::Value& got) const;
+  [[noreturn]] void range_error(const std::string& name, const std::string& expected, const Napi::Value& got) const;
+  // The value checks shared by positional arguments and Fields keys.
+  int64_t integer_value(const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) const;
+  double number_value(const Napi::Value& v, const std::string& name) const;
+  bool flag_value(const Napi::Value& v, const std::string& name) const;
 
   // The argument must hold exactly `expected` elements (RangeError otherwise).
   void expect_length(const F32& a, int64_t expected) const;

@@ -8,7 +8,6 @@
 //   conv2dTranspose(x, w, bias, out, geom, relu)          x: [N,Cout,OH,OW] → [N,C,H,W]
 //   conv2dTransposeBackward(dy, x, w, outDx, outDw, outDb, geom, accumulate)
 #include <string>
-#include <vector>
 
 #include "binding/common.h"
 #include "cpu/conv/conv.h"
@@ -16,33 +15,13 @@
 namespace foveal {
 namespace binding {
 
-// A JS array of `count` integers at argument i (also used by the pool binding).
-std::vector<int64_t> int_list(Args& a, size_t i, const char* name, size_t count) {
-  const Napi::Value v = a.at(i);
-  const std::string what = std::string(a.op()) + ": " + name;
-  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of " + std::to_string(count) + " integers");
-  const Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() != count)
-    throw Napi::RangeError::New(a.env(), what + " must hold " + std::to_string(count) + " integers, got " +
-                                             std::to_string(arr.Length()));
-  std::vector<int64_t> out(count);
-  for (uint32_t k = 0; k < count; ++k) {
-    const Napi::Value e = arr.Get(k);
-    if (!e.IsNumber()) throw Napi::TypeError::New(a.env(), what + " must hold only numbers");
-    const double d = e.As<Napi::Number>().DoubleValue();
-    if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(d)) != d)
-      throw Napi::RangeError::New(a.env(), what + " must hold safe integers");
-    out[k] = static_cast<int64_t>(d);
-  }
-  return out;
-}
-
 namespace {
 
 constexpr size_t kGeomLength = 16;
 
 cpu::ConvShape conv_shape(Args& a, size_t i) {
-  const std::vector<int64_t> g = int_list(a, i, "geometry", kGeomLength);
+  int64_t g[kGeomLength];
+  a.ints(i, "geometry", kGeomLength, g);
   cpu::ConvShape s;
   s.N = g[0], s.C = g[1], s.H = g[2], s.W = g[3], s.Cout = g[4];
   s.kh = g[5], s.kw = g[6], s.sh = g[7], s.sw = g[8], s.dh = g[9], s.dw = g[10];

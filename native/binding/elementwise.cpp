@@ -15,33 +15,7 @@ namespace {
 
 using cpu::BinaryOp;
 using cpu::kMaxBroadcastRank;
-
-struct Shape {
-  int rank = 0;
-  int64_t d[kMaxBroadcastRank] = {0};
-  int64_t size = 1;
-};
-
-Shape shape_arg(Args& a, size_t i, const char* name) {
-  const Napi::Value v = a.at(i);
-  const std::string what = std::string(a.op()) + ": " + name;
-  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of integers");
-  const Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() > static_cast<uint32_t>(kMaxBroadcastRank))
-    throw Napi::RangeError::New(a.env(), what + " must have at most " + std::to_string(kMaxBroadcastRank) +
-                                             " dimensions, got " + std::to_string(arr.Length()));
-  Shape s;
-  s.rank = static_cast<int>(arr.Length());
-  for (int k = 0; k < s.rank; ++k) {
-    const Napi::Value e = arr.Get(static_cast<uint32_t>(k));
-    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
-    if (!(x >= 0 && x <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(x)) != x)
-      throw Napi::RangeError::New(a.env(), what + " must hold non-negative integers");
-    s.d[k] = static_cast<int64_t>(x);
-    s.size = checked_mul(a.op(), s.size, s.d[k]);
-  }
-  return s;
-}
+static_assert(kMaxBroadcastRank <= kMaxShapeRank, "broadcast shapes fit a Shape");
 
 cpu::BroadcastView plan(Args& a, const Shape& as, const Shape& bs, int64_t* total) {
   cpu::BroadcastView v;
@@ -72,9 +46,9 @@ class ForwardOp {
 
   explicit ForwardOp(Args& a) {
     const F32 x = a.f32(0, "a");
-    const Shape as = shape_arg(a, 1, "aShape");
+    const Shape as = a.shape(1, "aShape", kMaxBroadcastRank);
     const F32 y = a.f32(2, "b");
-    const Shape bs = shape_arg(a, 3, "bShape");
+    const Shape bs = a.shape(3, "bShape", kMaxBroadcastRank);
     a.expect_length(x, as.size);
     a.expect_length(y, bs.size);
     int64_t total;
@@ -109,9 +83,9 @@ class BackwardOp {
     F32 x, y;
     size_t i = 1;
     if (kMul) x = a.f32(i++, "a");
-    const Shape as = shape_arg(a, i++, "aShape");
+    const Shape as = a.shape(i++, "aShape", kMaxBroadcastRank);
     if (kMul) y = a.f32(i++, "b");
-    const Shape bs = shape_arg(a, i++, "bShape");
+    const Shape bs = a.shape(i++, "bShape", kMaxBroadcastRank);
     if (kMul) a.expect_length(x, as.size), a.expect_length(y, bs.size);
     int64_t total;
     p_.v = plan(a, as, bs, &total);

@@ -12,24 +12,6 @@ namespace foveal {
 namespace binding {
 namespace {
 
-// An Int32Array argument, kept alive (for the Async twin) by the op that holds it (as
-// binding/loss.cpp reads its labels: Args reads Float32Arrays only).
-struct I32 {
-  const int32_t* data = nullptr;
-  size_t length = 0;
-  Napi::ObjectReference ref;
-};
-
-void i32_arg(Args& a, size_t i, const char* name, I32* out) {
-  const Napi::Value v = a.at(i);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": " + name + " must be an Int32Array");
-  const Napi::Int32Array arr = v.As<Napi::Int32Array>();
-  out->data = arr.Data();
-  out->length = arr.ElementLength();
-  out->ref = Napi::Persistent(arr.As<Napi::Object>());
-}
-
 void expect_indices(Args& a, const I32& idx, int64_t n) {
   if (static_cast<int64_t>(idx.length) != n)
     throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": indices must have " + std::to_string(n) + " elements");
@@ -40,7 +22,7 @@ class EmbeddingOp {
   static constexpr const char* kName = "embedding";
 
   explicit EmbeddingOp(Args& a) {
-    i32_arg(a, 0, "indices", &indices_);
+    indices_ = a.i32(0, "indices");
     const F32 weight = a.f32(1, "weight");
     p_.n = a.dim(3, "n");
     p_.num = a.dim(4, "num");
@@ -69,7 +51,7 @@ class EmbeddingBackwardOp {
 
   explicit EmbeddingBackwardOp(Args& a) {
     const F32 dy = a.f32(0, "dy");
-    i32_arg(a, 1, "indices", &indices_);
+    indices_ = a.i32(1, "indices");
     p_.n = a.dim(3, "n");
     p_.num = a.dim(4, "num");
     p_.dim = a.dim(5, "dim");

@@ -1,4 +1,5 @@
 // Binding for the runtime: info(), thread and ISA settings, the memory pool.
+#include <stdexcept>
 #include <string>
 
 #include "binding/common.h"
@@ -176,6 +177,34 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   }
 }
 
+// Test hook for core/memory.h's debug check: a Scratch that asks for a slot this thread
+// already holds, and the integer API asking for one a Scratch holds, the two nested reuses
+// the check exists to catch. Returns what the check said for each ([] where it said
+// nothing), or null in a build without the check. Touches nothing outside the calling
+// thread's scratch.
+Napi::Value ScratchCheckProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if FOVEAL_CHECK_SCRATCH
+  Napi::Array said = Napi::Array::New(env);
+  uint32_t n = 0;
+  try {
+    mem::Scratch<char> outer(mem::Slot::check_probe_a, 64);
+    mem::Scratch<char> inner(mem::Slot::check_probe_b, 64);
+  } catch (const std::logic_error& e) {
+    said.Set(n++, e.what());
+  }
+  try {
+    mem::Scratch<char> outer(mem::Slot::check_probe_a, 64);
+    mem::scratch(mem::slot_index(mem::Slot::check_probe_a), 64);
+  } catch (const std::logic_error& e) {
+    said.Set(n++, e.what());
+  }
+  return said;
+#else
+  return env.Null();
+#endif
+}
+
 Napi::Value IsDetached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "isDetached: data must be a typed array");
@@ -197,6 +226,7 @@ void InitInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("trimPool", Napi::Function::New(env, TrimPool, "trimPool"));
   exports.Set("dispose", Napi::Function::New(env, Dispose, "dispose"));
   exports.Set("isDetached", Napi::Function::New(env, IsDetached, "isDetached"));
+  exports.Set("scratchCheckProbe", Napi::Function::New(env, ScratchCheckProbe, "scratchCheckProbe"));
 }
 
 }  // namespace binding

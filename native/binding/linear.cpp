@@ -3,11 +3,12 @@
 //   linearBackward(dy, x, w, outDx, outDw, outDb, M, K, N, accumulate)
 //   matmul(a, b, out, M, K, N, batch, aBatch, bBatch)
 //   matmulBackward(dy, a, b, outDa, outDb, M, K, N, batch, aBatch, bBatch)
-//   gemm(a, b, c, out, batch, M, K, N, transA, transB, alpha, beta, aBatched, bBatched, cBatched,
-//        biasRow, biasCol, relu)
-//   gemmPacked(a, b, out, M, K, N, transA, transB, alpha, biasRow, biasCol, relu, packA)  (test hook)
-// lib/ops/linear.ts has flattened the shapes into sizes (batch dims as arrays of integers);
-// here they are re-checked against the arrays.
+//   gemm(a, b, c, out, biasRow, biasCol,
+//        { batch, M, K, N, transA, transB, alpha, beta, aBatched, bBatched, cBatched, relu })
+//   gemmPacked(a, b, out, biasRow, biasCol, { M, K, N, transA, transB, alpha, relu, packA })  (test hook)
+// lib/ops/linear.ts has flattened the shapes into sizes (batch dims as arrays of integers;
+// gemm's sizes and flags as one object read by key, lib/native.ts GemmProblem); here they
+// are re-checked against the arrays.
 #include <string>
 
 #include "binding/common.h"
@@ -17,31 +18,21 @@ namespace foveal {
 namespace binding {
 namespace {
 
-// A JS array of at most cpu::kMatmulMaxBatchDims sizes at argument i; returns its length.
-int batch_dims(Args& a, size_t i, const char* name, int64_t* out) {
-  const Napi::Value v = a.at(i);
-  const std::string what = std::string(a.op()) + ": " + name;
-  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of sizes");
-  const Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() > static_cast<uint32_t>(cpu::kMatmulMaxBatchDims))
-    throw Napi::RangeError::New(a.env(), what + " must have at most " + std::to_string(cpu::kMatmulMaxBatchDims) +
-                                             " batch dims, got " + std::to_string(arr.Length()));
-  for (uint32_t d = 0; d < arr.Length(); ++d) {
-    const Napi::Value e = arr.Get(d);
-    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1.0;
-    if (!(x >= 0 && x <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(x)) != x)
-      throw Napi::RangeError::New(a.env(), what + " must hold non-negative integer sizes");
-    out[d] = static_cast<int64_t>(x);
-  }
-  return static_cast<int>(arr.Length());
-}
-
 // Reads and re-checks the batch structure shared by matmul and its backward (arguments
 // first, first+1, first+2): every a/b dim is 1 or the result's.
 void matmul_batch(Args& a, size_t first, cpu::MatmulParams* p, int64_t* count, int64_t* a_count, int64_t* b_count) {
-  const int rank = batch_dims(a, first, "batch", p->batch);
-  if (batch_dims(a, first + 1, "aBatch", p->a_batch) != rank || batch_dims(a, first + 2, "bBatch", p->b_batch) != rank)
+  static_assert(cpu::kMatmulMaxBatchDims <= kMaxShapeRank, "batch dims fit a Shape");
+  const Shape batch = a.shape(first, "batch", cpu::kMatmulMaxBatchDims);
+  const Shape a_batch = a.shape(first + 1, "aBatch", cpu::kMatmulMaxBatchDims);
+  const Shape b_batch = a.shape(first + 2, "bBatch", cpu::kMatmulMaxBatchDims);
+  const int rank = batch.rank;
+  if (a_batch.rank != rank || b_batch.rank != rank)
     throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": batch, aBatch and bBatch must have the same length");
+  for (int d = 0; d < rank; ++d) {
+    p->batch[d] = batch.d[d];
+    p->a_batch[d] = a_batch.d[d];
+    p->b_batch[d] = b_batch.d[d];
+  }
   p->rank = rank;
   *count = *a_count = *b_count = 1;
   for (int d = 0; d < rank; ++d) {
@@ -215,23 +206,24 @@ class GemmOp {
   static constexpr const char* kName = "gemm";
 
   explicit GemmOp(Args& a) {
+    Fields pr = a.fields(6, "problem");  // before the arrays (see Fields)
+    p_.batch = pr.dim("batch");
+    p_.M = pr.dim("M");
+    p_.K = pr.dim("K");
+    p_.N = pr.dim("N");
+    p_.trans_a = pr.flag("transA");
+    p_.trans_b = pr.flag("transB");
+    p_.alpha = static_cast<float>(pr.number("alpha"));
+    p_.beta = static_cast<float>(pr.number("beta"));
+    p_.a_batched = pr.flag("aBatched");
+    p_.b_batched = pr.flag("bBatched");
+    p_.c_batched = pr.flag("cBatched");
+    p_.relu = pr.flag("relu");
     const F32 x = a.f32(0, "a");
     const F32 y = a.f32(1, "b");
     const F32 c = a.optional_f32(2, "c");
-    p_.batch = a.dim(4, "batch");
-    p_.M = a.dim(5, "M");
-    p_.K = a.dim(6, "K");
-    p_.N = a.dim(7, "N");
-    p_.trans_a = a.flag(8, "transA");
-    p_.trans_b = a.flag(9, "transB");
-    p_.alpha = static_cast<float>(a.number(10, "alpha"));
-    p_.beta = static_cast<float>(a.number(11, "beta"));
-    p_.a_batched = a.flag(12, "aBatched");
-    p_.b_batched = a.flag(13, "bBatched");
-    p_.c_batched = a.flag(14, "cBatched");
-    const F32 bias_row = a.optional_f32(15, "biasRow");
-    const F32 bias_col = a.optional_f32(16, "biasCol");
-    p_.relu = a.flag(17, "relu");
+    const F32 bias_row = a.optional_f32(4, "biasRow");
+    const F32 bias_col = a.optional_f32(5, "biasCol");
     if (bias_row.present) a.expect_length(bias_row, p_.N);
     if (bias_col.present) a.expect_length(bias_col, p_.M);
     p_.bias_row = bias_row.present ? bias_row.data : nullptr;
@@ -265,19 +257,20 @@ class GemmPackedOp {
 
   explicit GemmPackedOp(Args& a) {
     cpu::GemmOpParams& p = q_.p;
+    Fields pr = a.fields(5, "problem");  // before the arrays (see Fields)
+    p.batch = 1;
+    p.M = pr.dim("M");
+    p.K = pr.dim("K");
+    p.N = pr.dim("N");
+    p.trans_a = pr.flag("transA");
+    p.trans_b = pr.flag("transB");
+    p.alpha = static_cast<float>(pr.number("alpha"));
+    p.relu = pr.flag("relu");
+    q_.pack_a = pr.flag("packA");
     const F32 x = a.f32(0, "a");
     const F32 y = a.f32(1, "b");
-    p.batch = 1;
-    p.M = a.dim(3, "M");
-    p.K = a.dim(4, "K");
-    p.N = a.dim(5, "N");
-    p.trans_a = a.flag(6, "transA");
-    p.trans_b = a.flag(7, "transB");
-    p.alpha = static_cast<float>(a.number(8, "alpha"));
-    const F32 bias_row = a.optional_f32(9, "biasRow");
-    const F32 bias_col = a.optional_f32(10, "biasCol");
-    p.relu = a.flag(11, "relu");
-    q_.pack_a = a.flag(12, "packA");
+    const F32 bias_row = a.optional_f32(3, "biasRow");
+    const F32 bias_col = a.optional_f32(4, "biasCol");
     a.expect_length(x, checked_mul(kName, p.M, p.K));
     a.expect_length(y, checked_mul(kName, p.K, p.N));
     if (bias_row.present) a.expect_length(bias_row, p.N);

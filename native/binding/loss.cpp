@@ -21,23 +21,6 @@ namespace {
 
 using cpu::Reduction;
 
-// An Int32Array argument, kept alive (for the Async twin) by the op that holds it.
-struct I32 {
-  const int32_t* data = nullptr;
-  size_t length = 0;
-  Napi::ObjectReference ref;
-};
-
-void i32_arg(Args& a, size_t i, const char* name, I32* out) {
-  const Napi::Value v = a.at(i);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": " + name + " must be an Int32Array");
-  const Napi::Int32Array arr = v.As<Napi::Int32Array>();
-  out->data = arr.Data();
-  out->length = arr.ElementLength();
-  out->ref = Napi::Persistent(arr.As<Napi::Object>());
-}
-
 Reduction reduction_arg(Args& a, size_t i) { return static_cast<Reduction>(a.integer(i, "reduction", 0, 2)); }
 
 int64_t loss_length(Reduction r, int64_t n) { return r == Reduction::none ? n : 1; }
@@ -46,30 +29,6 @@ float smoothing_arg(Args& a, size_t i) {
   const double s = a.number(i, "labelSmoothing");
   if (!(s >= 0 && s <= 1)) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": labelSmoothing must be in [0, 1]");
   return static_cast<float>(s);
-}
-
-// A shape argument (a JS array of at most kBceMaxRank non-negative integers); *size gets
-// its element count. null/undefined when `optional`: returns false.
-bool shape_arg(Args& a, size_t i, const char* name, bool optional, int64_t* dims, int* rank, int64_t* size) {
-  const Napi::Value v = a.at(i);
-  const std::string what = std::string(a.op()) + ": " + name;
-  if (optional && (v.IsNull() || v.IsUndefined())) return false;
-  if (!v.IsArray()) throw Napi::TypeError::New(a.env(), what + " must be an array of integers");
-  const Napi::Array arr = v.As<Napi::Array>();
-  if (arr.Length() > static_cast<uint32_t>(cpu::kBceMaxRank))
-    throw Napi::RangeError::New(a.env(), what + " must have at most " + std::to_string(cpu::kBceMaxRank) +
-                                             " dimensions, got " + std::to_string(arr.Length()));
-  *rank = static_cast<int>(arr.Length());
-  *size = 1;
-  for (int k = 0; k < *rank; ++k) {
-    const Napi::Value e = arr.Get(static_cast<uint32_t>(k));
-    const double x = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
-    if (!(x >= 0 && x <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(x)) != x)
-      throw Napi::RangeError::New(a.env(), what + " must hold non-negative integers");
-    dims[k] = static_cast<int64_t>(x);
-    *size = checked_mul(a.op(), *size, dims[k]);
-  }
-  return true;
 }
 
 // The arguments bceWithLogits and its backward share, from position `first` (logits)
@@ -85,20 +44,18 @@ struct BceInputs {
     target = a.f32(first + 1, "target");
     weight = a.optional_f32(first + 2, "weight");
     pos_weight = a.optional_f32(first + 3, "posWeight");
-    int64_t dims[cpu::kBceMaxRank], wd[cpu::kBceMaxRank], pd[cpu::kBceMaxRank];
-    int rank = 0, wr = 0, pr = 0;
-    int64_t n = 0, wn = 0, pn = 0;
-    shape_arg(a, first + 5, "shape", false, dims, &rank, &n);
-    const bool has_w = shape_arg(a, first + 6, "weightShape", true, wd, &wr, &wn);
-    const bool has_p = shape_arg(a, first + 7, "posWeightShape", true, pd, &pr, &pn);
+    static_assert(cpu::kBceMaxRank <= kMaxShapeRank, "bce shapes fit a Shape");
+    const Shape s = a.shape(first + 5, "shape", cpu::kBceMaxRank);
+    const Shape ws = a.optional_shape(first + 6, "weightShape", cpu::kBceMaxRank);
+    const Shape ps = a.optional_shape(first + 7, "posWeightShape", cpu::kBceMaxRank);
     reduction = reduction_arg(a, first + 8);
-    a.expect_length(logits, n);
-    a.expect_length(target, n);
-    if (has_w != weight.present || has_p != pos_weight.present)
+    a.expect_length(logits, s.size);
+    a.expect_length(target, s.size);
+    if (ws.present != weight.present || ps.present != pos_weight.present)
       throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": a weight and its shape must be given together");
-    if (has_w) a.expect_length(weight, wn);
-    if (has_p) a.expect_length(pos_weight, pn);
-    if (!cpu::bce_view(dims, rank, has_w ? wd : nullptr, wr, has_p ? pd : nullptr, pr, &v))
+    if (ws.present) a.expect_length(weight, ws.size);
+    if (ps.present) a.expect_length(pos_weight, ps.size);
+    if (!cpu::bce_view(s.d, s.rank, ws.present ? ws.d : nullptr, ws.rank, ps.present ? ps.d : nullptr, ps.rank, &v))
       throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": weight and posWeight must broadcast to the shape of logits");
   }
 };
@@ -162,7 +119,7 @@ class CrossEntropyOp {
 
   explicit CrossEntropyOp(Args& a) {
     const F32 logits = a.f32(0, "logits");
-    i32_arg(a, 1, "labels", &labels_);
+    labels_ = a.i32(1, "labels");
     p_.N = a.dim(3, "N");
     p_.C = a.dim(4, "C");
     p_.reduction = reduction_arg(a, 5);
@@ -197,7 +154,7 @@ class CrossEntropyBackwardOp {
   explicit CrossEntropyBackwardOp(Args& a) {
     const F32 dy = a.f32(0, "dy");
     const F32 logits = a.f32(1, "logits");
-    i32_arg(a, 2, "labels", &labels_);
+    labels_ = a.i32(2, "labels");
     p_.N = a.dim(4, "N");
     p_.C = a.dim(5, "C");
     p_.reduction = reduction_arg(a, 6);

@@ -1,9 +1,10 @@
 // Binding for the optimizer updates and gradient clipping's reductions (cpu/optim). The
 // updates write their tensors in place and return undefined:
-//   adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null, lr, beta1, beta2, eps,
-//            weightDecay, step, amsgrad, decoupled, maximize)
-//   sgdStep(param, grad, momentumBuffer | null, lr, momentum, dampening, weightDecay,
-//           nesterov, maximize, initBuffer)
+//   adamStep(param, grad, expAvg, expAvgSq, maxExpAvgSq | null,
+//            { lr, beta1, beta2, eps, weightDecay, step, amsgrad, decoupled, maximize })
+//   sgdStep(param, grad, momentumBuffer | null,
+//           { lr, momentum, dampening, weightDecay, nesterov, maximize, initBuffer })
+// (the hyperparameters as one object read by key: lib/native.ts AdamHyper, SgdHyper)
 //   scaleInPlace(x, scale)
 // and normReduce(x, ord) returns the norm's reduction before its root, as a number
 // (cpu/optim/optim.h says which, per ord).
@@ -45,20 +46,21 @@ class AdamStepOp {
   static constexpr const char* kName = "adamStep";
 
   explicit AdamStepOp(Args& a) {
+    Fields h = a.fields(5, "hyper");  // before the arrays (see Fields)
+    p_.lr = h.number("lr");
+    p_.beta1 = h.number("beta1");
+    p_.beta2 = h.number("beta2");
+    p_.eps = h.number("eps");
+    p_.weight_decay = h.number("weightDecay");
+    p_.step = h.integer("step", 1, kMaxSafe);
+    p_.amsgrad = h.flag("amsgrad");
+    p_.decoupled = h.flag("decoupled");
+    p_.maximize = h.flag("maximize");
     const F32 param = a.f32(0, "param");
     const F32 grad = a.f32(1, "grad");
     const F32 m = a.f32(2, "expAvg");
     const F32 v = a.f32(3, "expAvgSq");
     const F32 vmax = a.optional_f32(4, "maxExpAvgSq");
-    p_.lr = a.number(5, "lr");
-    p_.beta1 = a.number(6, "beta1");
-    p_.beta2 = a.number(7, "beta2");
-    p_.eps = a.number(8, "eps");
-    p_.weight_decay = a.number(9, "weightDecay");
-    p_.step = a.integer(10, "step", 1, kMaxSafe);
-    p_.amsgrad = a.flag(11, "amsgrad");
-    p_.decoupled = a.flag(12, "decoupled");
-    p_.maximize = a.flag(13, "maximize");
     if (p_.amsgrad && !vmax.present)
       throw Napi::RangeError::New(a.env(), std::string(kName) + ": maxExpAvgSq is needed with amsgrad");
     p_.n = static_cast<int64_t>(param.length);
@@ -81,16 +83,17 @@ class SgdStepOp {
   static constexpr const char* kName = "sgdStep";
 
   explicit SgdStepOp(Args& a) {
+    Fields h = a.fields(3, "hyper");  // before the arrays (see Fields)
+    p_.lr = h.number("lr");
+    p_.momentum = h.number("momentum");
+    p_.dampening = h.number("dampening");
+    p_.weight_decay = h.number("weightDecay");
+    p_.nesterov = h.flag("nesterov");
+    p_.maximize = h.flag("maximize");
+    p_.init_buffer = h.flag("initBuffer");
     const F32 param = a.f32(0, "param");
     const F32 grad = a.f32(1, "grad");
     const F32 buf = a.optional_f32(2, "momentumBuffer");
-    p_.lr = a.number(3, "lr");
-    p_.momentum = a.number(4, "momentum");
-    p_.dampening = a.number(5, "dampening");
-    p_.weight_decay = a.number(6, "weightDecay");
-    p_.nesterov = a.flag(7, "nesterov");
-    p_.maximize = a.flag(8, "maximize");
-    p_.init_buffer = a.flag(9, "initBuffer");
     if (p_.momentum != 0 && !buf.present)
       throw Napi::RangeError::New(a.env(), std::string(kName) + ": momentumBuffer is needed with momentum");
     p_.n = static_cast<int64_t>(param.length);

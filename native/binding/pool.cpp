@@ -8,7 +8,6 @@
 //   adaptiveAvgPool2d(x, out, sizes)
 //   adaptiveAvgPool2dBackward(dy, out, sizes, accumulate)
 #include <string>
-#include <vector>
 
 #include "binding/common.h"
 #include "cpu/pool/pool.h"
@@ -16,13 +15,11 @@
 namespace foveal {
 namespace binding {
 
-// Defined in binding/conv.cpp: a JS array of `count` safe integers at argument i.
-std::vector<int64_t> int_list(Args& a, size_t i, const char* name, size_t count);
-
 namespace {
 
 cpu::PoolShape pool_shape(Args& a, size_t i, bool ceil_mode, bool dilation_allowed) {
-  const std::vector<int64_t> g = int_list(a, i, "geometry", 14);
+  int64_t g[14];
+  a.ints(i, "geometry", 14, g);
   cpu::PoolShape s;
   s.N = g[0], s.C = g[1], s.H = g[2], s.W = g[3];
   s.kh = g[4], s.kw = g[5], s.sh = g[6], s.sw = g[7], s.dh = g[8], s.dw = g[9];
@@ -34,7 +31,8 @@ cpu::PoolShape pool_shape(Args& a, size_t i, bool ceil_mode, bool dilation_allow
 }
 
 cpu::PoolShape adaptive_shape(Args& a, size_t i) {
-  const std::vector<int64_t> g = int_list(a, i, "sizes", 6);
+  int64_t g[6];
+  a.ints(i, "sizes", 6, g);
   for (int64_t d : g)
     if (d < 0 || d > (int64_t{1} << 40))
       throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": sizes must be in [0, 2^40]");

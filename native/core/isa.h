@@ -1,9 +1,22 @@
 // Instruction-set variants, side by side in one binary, picked at run time.
 //
 // Every op that has SIMD kernels keeps one variant per ISA level in its family folder:
-//   native/cpu/<family>/<name>.cpp          generic (any CPU the binary runs on)
+//   native/cpu/<family>/<name>_generic.cpp  generic (any CPU the binary runs on)
 //   native/cpu/<family>/<name>_avx2.cpp     AVX2 + FMA (x86-64-v3)
 //   native/cpu/<family>/<name>_avx512.cpp   AVX-512 F/BW/VL/DQ (x86-64-v4)
+// beside the family's other files:
+//   native/cpu/<family>/<name>.h            the params structs and entry points (and the
+//                                           variants' declarations, per namespace)
+//   native/cpu/<family>/<name>.cpp          what is not per ISA: checks, planning, the
+//                                           driver, the dispatch table (Kernel<>)
+//   native/cpu/<family>/<name>_kernels.inc  the kernel bodies, written once and compiled
+//                                           per ISA: each variant file is four lines that
+//                                           include it through cpu/simd/variant.h (.inc:
+//                                           included as text into a namespace, never a
+//                                           header of its own)
+// (attention and gemm still build their variants their own way — attention.cpp holds
+// attention's generic variant, attention_kernels.h and gemm_impl.h are its .inc files —
+// until they are brought under this rule.)
 // The whole binary is compiled for the baseline ISA; a variant file switches the target on
 // for its own functions with FOVEAL_TARGET_AVX512_BEGIN / FOVEAL_TARGET_END, so both build
 // routes share one source list and one set of flags (and no per-file flag can be lost).
@@ -12,9 +25,10 @@
 //  - include every header (<vector>, <immintrin.h>, core/...) BEFORE the BEGIN macro: code
 //    from a header included inside the region would be compiled for the wide target, and as
 //    an inline function it could be the copy the linker keeps for the whole binary;
-//  - a header meant to be compiled once per ISA (shared kernel templates) is included
-//    inside the region and wraps itself in `namespace FOVEAL_ISA_NS`, so each ISA gets
-//    its own symbols (PyTorch's CPU_CAPABILITY namespaces solve the same problem);
+//  - what is compiled once per ISA (a family's _kernels.inc, and the vector vocabulary of
+//    cpu/simd/) is included inside the region and wraps itself in `namespace
+//    FOVEAL_ISA_NS`, so each ISA gets its own symbols (PyTorch's CPU_CAPABILITY namespaces
+//    solve the same problem);
 //  - only the entry points declared in the family header leave the file.
 #pragma once
 

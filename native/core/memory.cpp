@@ -8,6 +8,7 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -347,7 +348,9 @@ struct ThreadScratch {
 thread_local ThreadScratch t_scratch;
 }  // namespace
 
-void* scratch(int slot, size_t bytes) {
+namespace detail {
+
+void* scratch_block(int slot, size_t bytes) {
   if (slot < 0 || slot >= kScratchSlots) throw std::out_of_range("foveal: scratch slot out of range");
   ScratchSlot& s = t_scratch.slots[slot];
   if (s.block && s.bytes >= bytes) return s.block;
@@ -358,6 +361,50 @@ void* scratch(int slot, size_t bytes) {
   s.block = fresh;
   s.bytes = want;
   return fresh;
+}
+
+#if FOVEAL_CHECK_SCRATCH
+namespace {
+// The owner holding each slot of this thread, or none.
+thread_local bool t_held[kScratchSlots] = {};
+thread_local Slot t_holder[kScratchSlots] = {};
+
+[[noreturn]] void nested(int slot, const char* asker) {
+  throw std::logic_error(std::string("foveal: scratch slot ") + std::to_string(slot) + " asked for by " + asker +
+                         " while " + slot_owner(t_holder[slot]) +
+                         " still holds it on this thread (nested reuse; see core/memory.h)");
+}
+}  // namespace
+
+void hold_slot(Slot s) {
+  const int i = slot_index(s);
+  if (t_held[i]) nested(i, slot_owner(s));
+  t_held[i] = true;
+  t_holder[i] = s;
+}
+
+void release_slot(Slot s) noexcept { t_held[slot_index(s)] = false; }
+#endif
+
+}  // namespace detail
+
+const char* slot_owner(Slot s) {
+  switch (static_cast<int>(s) / kScratchSlots) {  // the owner's id (slot_after keeps it)
+#define FOVEAL_SCRATCH_SLOT_NAME(name, slot, id, what) \
+  case id:                                             \
+    return what;
+    FOVEAL_SCRATCH_SLOTS(FOVEAL_SCRATCH_SLOT_NAME)
+#undef FOVEAL_SCRATCH_SLOT_NAME
+  }
+  return "an unnamed owner";
+}
+
+void* scratch(int slot, size_t bytes) {
+#if FOVEAL_CHECK_SCRATCH
+  if (slot >= 0 && slot < kScratchSlots && detail::t_held[slot])
+    detail::nested(slot, "code using the integer API (gemm_impl.h or attention_kernels.h)");
+#endif
+  return detail::scratch_block(slot, bytes);
 }
 
 }  // namespace mem

@@ -99,5 +99,4 @@ function grid () {
 /** Every head dim from 1 to 256 the contract names, the fast ones (32, 64, 80, 96, 128) included. */
 const HEAD_DIMS = [[1, 1], [8, 8], [17, 5], [32, 32], [32, 64], [64, 64], [80, 80], [96, 96], [128, 128], [256, 256]]
 
-
 module.exports = { caseName, inputs, maskOf, noNaN, grid, HEAD_DIMS }

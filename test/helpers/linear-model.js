@@ -37,13 +37,15 @@ function linearModel (spec, opts = {}) {
     train () { mode.training = true; mode.calls.train++ },
     eval () { mode.training = false; mode.calls.eval++ },
     stateDict () { return { 'fc.weight': params[0].value, 'fc.bias': params[1].value } },
-    attentionMap: opts.noAttention ? undefined : () => {
-      const n = lastInput.shape[0]
-      const mh = Math.floor(h / 4); const mw = Math.floor(w / 4)
-      const map = new Float32Array(n * mh * mw)
-      for (let b = 0; b < n; b++) for (let y = 0; y < mh * 4; y++) for (let xx = 0; xx < mw * 4; xx++) map[(b * mh + (y >> 2)) * mw + (xx >> 2)] += Math.abs(lastInput.data[b * inputs + y * w + xx])
-      return { data: map, shape: [n, mh, mw] }
-    }
+    attentionMap: opts.noAttention
+      ? undefined
+      : () => {
+          const n = lastInput.shape[0]
+          const mh = Math.floor(h / 4); const mw = Math.floor(w / 4)
+          const map = new Float32Array(n * mh * mw)
+          for (let b = 0; b < n; b++) for (let y = 0; y < mh * 4; y++) for (let xx = 0; xx < mw * 4; xx++) map[(b * mh + (y >> 2)) * mw + (xx >> 2)] += Math.abs(lastInput.data[b * inputs + y * w + xx])
+          return { data: map, shape: [n, mh, mw] }
+        }
   }
 }
 

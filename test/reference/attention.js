@@ -38,12 +38,10 @@ function keep (bh, i, j, p, seed) {
 
 function maskAt (mask, dims, b, h, i, j) {
   if (!mask) return 0
-  const target = [dims.B, dims.Hq, dims.Lq, dims.Lk]
   const shape = [...Array(4 - mask.shape.length).fill(1), ...mask.shape]
   const idx = [b, h, i, j]
   let off = 0
   for (let a = 0; a < 4; a++) off = off * shape[a] + (shape[a] === 1 ? 0 : idx[a])
-  void target
   return mask.data[off]
 }
 
@@ -101,7 +99,7 @@ function dropoutFactors (r, dims, opts) {
 }
 
 function attention (q, k, v, dims, opts = {}) {
-  const { Hkv, Lq, Lk, Dv } = dims
+  const { Hkv, Lk, Dv } = dims
   const R = rows(q, k, v, dims, opts)
   const out = new Float64Array(R.length * Dv)
   const lse = new Float64Array(R.length)
@@ -117,7 +115,6 @@ function attention (q, k, v, dims, opts = {}) {
       for (let e = 0; e < Dv; e++) out[n * Dv + e] += w * v[vj + e]
     }
   })
-  void Lq
   return { out, lse, weights }
 }
 

@@ -91,7 +91,6 @@ fv.io.saveSafetensors('model.safetensors', { w: x }, null, { dtype: 'I64' })
 // @ts-expect-error metadata values are strings
 fv.io.saveSafetensors('model.safetensors', { w: x }, { epoch: 1 })
 
-
 // fv.optim: parameters are { value, grad } (fv.nn.Parameter), or groups of them.
 const plain: fv.optim.ParameterLike[] = [{ value: x, grad: null }]
 const adam = new fv.optim.Adam(net.parameters(), { lr: 1e-3, betas: [0.9, 0.999], amsgrad: true })

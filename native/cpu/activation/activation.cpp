@@ -1,12 +1,7 @@
-// activation: the generic variant and the dispatch to the best one.
+// activation: the dispatch to the best variant (activation_generic/avx2/avx512.cpp).
 #include "cpu/activation/activation.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/activation/activation.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/activation/activation_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

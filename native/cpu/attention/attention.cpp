@@ -32,7 +32,7 @@ void attention_check(const AttentionProblem& pb) {
   FOVEAL_CHECK(std::isfinite(pb.scale), "attention: scale must be finite, got ", pb.scale);
   FOVEAL_CHECK(pb.window_left >= -1 && pb.window_right >= -1, "attention: window values must be -1 or more, got [",
                pb.window_left, ",", pb.window_right, "]");
-  FOVEAL_CHECK(pb.dropout >= 0.f && pb.dropout < 1.f, "attention: dropout must be in [0, 1), got ", pb.dropout);
+  FOVEAL_CHECK(pb.dropout >= 0.f && pb.dropout <= 1.f, "attention: dropout must be in [0, 1], got ", pb.dropout);
   FOVEAL_CHECK(pb.top_k >= 0 && pb.top_k <= pb.Lk, "attention: topK must be from 1 to Lk=", pb.Lk, ", got ",
                pb.top_k);
   if (pb.mask) {
@@ -74,8 +74,24 @@ FOVEAL_REGISTER_KERNEL(kBackward);
 
 }  // namespace
 
-void attention_forward(const AttentionParams& p) { kForward.pick()(p); }
-void attention_backward(const AttentionBackwardParams& p) { kBackward.pick()(p); }
+// dropout = 1 drops every weight (the contract fv.ops.dropout has too): out = 0 and zero
+// gradients, while lse and the weights (taken before dropout) are what dropout = 0 gives.
+// Handled here, so the kernels never scale by 1/(1 − p) = ∞.
+void attention_forward(const AttentionParams& p) {
+  if (!(p.pb.dropout >= 1.f)) return kForward.pick()(p);
+  AttentionParams kept = p;
+  kept.pb.dropout = 0.f;
+  kForward.pick()(kept);
+  std::fill(p.out, p.out + p.pb.B * p.pb.Hq * p.pb.Lq * p.pb.Dv, 0.f);
+}
+
+void attention_backward(const AttentionBackwardParams& p) {
+  if (!(p.pb.dropout >= 1.f)) return kBackward.pick()(p);
+  const AttentionProblem& pb = p.pb;
+  std::fill(p.dq, p.dq + pb.B * pb.Hq * pb.Lq * pb.D, 0.f);
+  std::fill(p.dk, p.dk + pb.B * pb.Hkv * pb.Lk * pb.D, 0.f);
+  std::fill(p.dv, p.dv + pb.B * pb.Hkv * pb.Lk * pb.Dv, 0.f);
+}
 
 }  // namespace cpu
 }  // namespace foveal

@@ -38,7 +38,8 @@ struct AttentionProblem {
 
   // Dropout on the normalised weights: element (b,h,i,j) is kept when the Philox stream
   // (kStreamAttention, key = seed, counter (b·Hq + h, i, j / 4)) gives a uniform u ≥ p, and
-  // kept weights are scaled by 1/(1−p). p = 0: none.
+  // kept weights are scaled by 1/(1−p). p = 0: none; p = 1: all (out = 0, zero gradients;
+  // attention_forward/backward handle it before any kernel sees it).
   float dropout;
   uint64_t seed;
 

@@ -24,17 +24,19 @@ const Kernel<const Kernels*> kConvKernels{"conv2d", &convk::generic::kKernels,
                                           FOVEAL_IF_X86(&convk::avx512::kKernels)};
 FOVEAL_REGISTER_KERNEL(kConvKernels);
 
-// Scratch slots (mem::scratch) this family uses. gemm() (1×1 paths) takes slots 6 and 7
-// of the threads it runs on, so data kept across a gemm() call lives in 0–5 only; 6 and 7
-// serve as per-thread buffers inside regions that call only gemm_packed and the packers,
-// which use no scratch. Slots 1 and 3 are also conv_kernels.h's (generic depthwise dw
-// accumulators, depthwise/direct tables), never while the caller holds them here.
-constexpr int kSlotPlan = 0;   // calling thread: the im2col plan, read by the whole region
-constexpr int kSlotXform = 1;  // calling thread: flipped weights, read by the whole region
-constexpr int kSlotA = 4;      // calling thread: the packed weights, read by the whole region
-constexpr int kSlotB = 5;      // each thread: its packed-B panels (im2col or dy tile)
-constexpr int kSlotCol = 6;    // each thread: a col tile (col2im) or plain im2col rows (dw)
-constexpr int kSlotDy = 7;     // each thread: the packed dy tile (dw)
+// Scratch slots this family uses (core/memory.h lists every owner). gemm() (1×1 paths)
+// takes slots 6 and 7 of the threads it runs on, so data kept across a gemm() call lives
+// in 0–5 only; 6 and 7 serve as per-thread buffers inside regions that call only
+// gemm_packed and the packers, which use no scratch. Slots 1 and 3 are also
+// conv_kernels.inc's (generic depthwise dw accumulators, depthwise/direct tables), never
+// while the caller holds them here. A debug build checks all of this (FOVEAL_CHECK_SCRATCH).
+constexpr mem::Slot kSlotPlan = mem::Slot::conv_plan;       // calling thread: the im2col plan, read by the whole region
+constexpr mem::Slot kSlotXform = mem::Slot::conv_xform;     // calling thread: flipped weights, read by the whole region
+constexpr mem::Slot kSlotA = mem::Slot::conv_packed_a;      // calling thread: the packed weights, read by the whole region
+constexpr mem::Slot kSlotB = mem::Slot::conv_packed_b;      // each thread: its packed-B panels (im2col or dy tile)
+constexpr mem::Slot kSlotCol = mem::Slot::conv_col;         // each thread: a col tile (col2im) or plain im2col rows (dw)
+constexpr mem::Slot kSlotDy = mem::Slot::conv_dy;           // each thread: the packed dy tile (dw)
+constexpr mem::Slot kSlotZ = mem::Slot::conv_winograd_z;    // each thread: Winograd dw's Z tile
 
 // Pixels per tile: the packed-B block (K × tile floats) stays in L2 beside the packed
 // weights. A multiple of the panel width, at least one panel.
@@ -85,8 +87,10 @@ void pointwise(const ConvShape& s, Trans ta, const float* w, const float* in, in
 }
 
 // The im2col geometry of `s` (panels nr wide), with its plan built into the calling
-// thread's scratch when the variant uses one: the plan is shared, read-only, by the region.
-convk::Im2col im2col_geometry(const ConvShape& s, int64_t Cg, int64_t nr, const Kernels* kern) {
+// thread's scratch (held by *plan) when the variant uses one: the plan is shared,
+// read-only, by the region.
+convk::Im2col im2col_geometry(const ConvShape& s, int64_t Cg, int64_t nr, const Kernels* kern,
+                              mem::Scratch<char>* plan) {
   convk::Im2col ic;
   ic.Cg = Cg, ic.H = s.H, ic.W = s.W, ic.OW = s.OW;
   ic.kh = s.kh, ic.kw = s.kw, ic.sh = s.sh, ic.sw = s.sw, ic.dh = s.dh, ic.dw = s.dw;
@@ -94,9 +98,9 @@ convk::Im2col im2col_geometry(const ConvShape& s, int64_t Cg, int64_t nr, const 
   ic.P = s.OH * s.OW;
   const size_t bytes = kern->im2col_plan_size(ic, ic.P);
   if (bytes) {
-    void* plan = mem::scratch(kSlotPlan, bytes);
-    kern->im2col_plan(ic, ic.P, plan);
-    ic.plan = plan;
+    *plan = mem::Scratch<char>(kSlotPlan, bytes);
+    kern->im2col_plan(ic, ic.P, *plan);
+    ic.plan = *plan;
   }
   return ic;
 }
@@ -128,7 +132,7 @@ void winograd_forward(const ConvShape& s, const float* x, const float* w, const 
 
   // U[g][ξ] = G·w·Gᵀ, G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]], as [Mg][Cg] rows, packed.
   const size_t a_size = packed_a_size(geo, Mg, Cg);
-  float* u = mem::scratch_as<float>(kSlotCol, static_cast<size_t>(16 * s.Cout * Cg));
+  mem::Scratch<float> u(kSlotCol, static_cast<size_t>(16 * s.Cout * Cg));
   for (int64_t co = 0; co < s.Cout; ++co)
     for (int64_t ci = 0; ci < Cg; ++ci) {
       const float* g = w + (co * Cg + ci) * 9;
@@ -145,13 +149,13 @@ void winograd_forward(const ConvShape& s, const float* x, const float* w, const 
         for (int c = 0; c < 4; ++c) u[((grp * 16 + r * 4 + c) * Mg + row) * Cg + ci] = v[c];
       }
     }
-  float* Ap = mem::scratch_as<float>(kSlotA, a_size * 16 * G);
+  mem::Scratch<float> Ap(kSlotA, a_size * 16 * G);
   for (int64_t m = 0; m < 16 * G; ++m) pack_a(geo, Trans::N, u + m * Mg * Cg, Cg, Mg, Cg, Ap + m * a_size);
 
   const int64_t vsz = static_cast<int64_t>(packed_b_size(geo, Cg, S));
   parallel_for(s.N * G * blocks, 1, [&](int64_t i0, int64_t i1) {
-    float* V = mem::scratch_as<float>(kSlotB, static_cast<size_t>(16 * vsz));
-    float* M = mem::scratch_as<float>(kSlotDy, static_cast<size_t>(16 * Mg * S));
+    mem::Scratch<float> V(kSlotB, static_cast<size_t>(16 * vsz));
+    mem::Scratch<float> M(kSlotDy, static_cast<size_t>(16 * Mg * S));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t bi = it % blocks, g = (it / blocks) % G, n = it / (blocks * G);
       convk::WinoBlock b;
@@ -199,11 +203,11 @@ void winograd_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   const int64_t S = nb * L;
   const int64_t blocks = ceil_div(ngroups, nb);
   parallel_for(G * ncb * nob, 1, [&](int64_t i0, int64_t i1) {
-    float* Z = mem::scratch_as<float>(3, static_cast<size_t>(16 * ob * cb));
-    float* V = mem::scratch_as<float>(kSlotCol, static_cast<size_t>(16 * cb * S));
-    float* W = mem::scratch_as<float>(kSlotDy, static_cast<size_t>(16 * ob * S));
+    mem::Scratch<float> Z(kSlotZ, static_cast<size_t>(16 * ob * cb));
+    mem::Scratch<float> V(kSlotCol, static_cast<size_t>(16 * cb * S));
+    mem::Scratch<float> W(kSlotDy, static_cast<size_t>(16 * ob * S));
     const size_t a_size = packed_a_size(geo, ob, S), b_size = packed_b_size(geo, S, cb);
-    float* Ap = mem::scratch_as<float>(kSlotB, a_size + b_size);
+    mem::Scratch<float> Ap(kSlotB, a_size + b_size);
     float* Bp = Ap + a_size;
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t oi = it % nob, ci = (it / nob) % ncb, g = it / (nob * ncb);
@@ -315,7 +319,7 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
     return;
   }
   const size_t a_size = packed_a_size(geo, Mg, K);
-  float* Ap = mem::scratch_as<float>(kSlotA, a_size * G);
+  mem::Scratch<float> Ap(kSlotA, a_size * G);
   for (int64_t g = 0; g < G; ++g) pack_a(geo, Trans::N, w + g * Mg * K, K, Mg, K, Ap + g * a_size);
 
   const int64_t T = tile_pixels(K, geo.nr, P);
@@ -329,9 +333,10 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
   const int64_t mb = ceil_div(panels, splits) * geo.mr, mblocks = ceil_div(Mg, mb);
   const int64_t items = s.N * G * tiles * mblocks;
   const size_t b_size = packed_b_size(geo, K, T);
-  const convk::Im2col proto = im2col_geometry(s, Cg, geo.nr, &kern);
+  mem::Scratch<char> plan;
+  const convk::Im2col proto = im2col_geometry(s, Cg, geo.nr, &kern, &plan);
   parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
-    float* Bp = mem::scratch_as<float>(kSlotB, b_size);
+    mem::Scratch<float> Bp(kSlotB, b_size);
     convk::Im2col ic = proto;
     ic.dst = Bp;
     int64_t done = -1;  // the (image, group, tile) whose panels Bp holds
@@ -394,7 +399,7 @@ void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx,
     t.pb = s.dh * (s.kh - 1) - s.pb, t.pr = s.dw * (s.kw - 1) - s.pr;
     t.groups = G;
     // w'[g·Cg + ci][co][ky][kx] = w[g·Mg + co][ci][kh−1−ky][kw−1−kx]
-    float* wt = mem::scratch_as<float>(kSlotXform, static_cast<size_t>(s.Cout * Cg * khw));
+    mem::Scratch<float> wt(kSlotXform, static_cast<size_t>(s.Cout * Cg * khw));
     for (int64_t g = 0; g < G; ++g)
       for (int64_t co = 0; co < Mg; ++co)
         for (int64_t ci = 0; ci < Cg; ++ci) {
@@ -434,7 +439,7 @@ void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx,
   const int64_t cb = ceil_div(Cg, cblocks);
   const int64_t nblk = ceil_div(Cg, cb);
   const size_t blk_size = packed_a_size(geo, cb * khw, Mg);
-  float* Ap = mem::scratch_as<float>(kSlotA, blk_size * nblk * G);
+  mem::Scratch<float> Ap(kSlotA, blk_size * nblk * G);
   for (int64_t g = 0; g < G; ++g)
     for (int64_t bi = 0; bi < nblk; ++bi) {
       const int64_t c0 = bi * cb, c1 = std::min(Cg, c0 + cb);
@@ -446,8 +451,8 @@ void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx,
   const int64_t T = tile_pixels(std::max(Mg, Cg * khw), geo.nr, P);
   const int64_t tiles = ceil_div(P, T);
   parallel_for(s.N * G * nblk, 1, [&](int64_t i0, int64_t i1) {
-    float* Bp = mem::scratch_as<float>(kSlotB, packed_b_size(geo, Mg, T));
-    float* col = mem::scratch_as<float>(kSlotCol, static_cast<size_t>(cb * khw * T));
+    mem::Scratch<float> Bp(kSlotB, packed_b_size(geo, Mg, T));
+    mem::Scratch<float> col(kSlotCol, static_cast<size_t>(cb * khw * T));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t bi = it % nblk, g = (it / nblk) % G, n = it / (nblk * G);
       const int64_t c0 = bi * cb, c1 = std::min(Cg, c0 + cb);
@@ -549,12 +554,14 @@ void backward_dw(const ConvShape& s, const float* dy, const float* x, float* dw,
   // Pixels per GEMM: the reduction length of each partial product, so from the shape alone.
   const int64_t T = std::max<int64_t>(16, tile_pixels(Kc, 16, P));
   const bool pointwise = is_pointwise(s);
-  const convk::Im2col proto = pointwise ? convk::Im2col{} : im2col_geometry(s, Cg, T, &kern);
+  mem::Scratch<char> plan;
+  const convk::Im2col proto = pointwise ? convk::Im2col{} : im2col_geometry(s, Cg, T, &kern, &plan);
 
   parallel_for(G * ncb * nob, 1, [&](int64_t i0, int64_t i1) {
-    float* col = pointwise ? nullptr : mem::scratch_as<float>(kSlotCol, static_cast<size_t>(Kb * T));
-    float* Bp = mem::scratch_as<float>(kSlotB, packed_b_size(geo, T, Kb));
-    float* Ap = mem::scratch_as<float>(kSlotDy, packed_a_size(geo, ob, T));
+    mem::Scratch<float> col;
+    if (!pointwise) col = mem::Scratch<float>(kSlotCol, static_cast<size_t>(Kb * T));
+    mem::Scratch<float> Bp(kSlotB, packed_b_size(geo, T, Kb));
+    mem::Scratch<float> Ap(kSlotDy, packed_a_size(geo, ob, T));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t oi = it % nob, ci = (it / nob) % ncb, g = it / (nob * ncb);
       const int64_t c0 = ci * cb, c1 = std::min(Cg, c0 + cb);

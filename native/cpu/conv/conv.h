@@ -2,7 +2,7 @@
 // convolution. conv1d is the H = 1 case of the same kernels.
 //
 // Algorithms, chosen by shape (conv.cpp):
-//  - depthwise (groups = C = Cout): a direct SIMD kernel per plane (conv_kernels.h), four
+//  - depthwise (groups = C = Cout): a direct SIMD kernel per plane (conv_kernels.inc), four
 //    output rows at a time sharing each input row load.
 //  - ≤ 4 output channels per group, stride 1, square 1/3/5/7 kernel (an attention gate's
 //    C → 1 map, a first layer's dx): a direct kernel, where a GEMM would fill one row of

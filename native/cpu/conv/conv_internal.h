@@ -1,5 +1,5 @@
 // The conv family's ISA-specific pieces, shared by conv.cpp (the driver: algorithm choice,
-// packing, threading, GEMM calls) and the variant files that compile conv_kernels.h once
+// packing, threading, GEMM calls) and the variant files that compile conv_kernels.inc once
 // per ISA. Everything here runs on one thread over the range it is given.
 #pragma once
 
@@ -138,12 +138,12 @@ struct Kernels {
   void (*im2col_plan)(const Im2col&, int64_t P, void* mem);
   void (*depthwise)(const Depthwise&);
   // Few output channels per group, stride 1, no dilation, a square 1/3/5/7 kernel: the
-  // same params, plane0/plane1 counting (image, group) items (see direct_s1 in conv_kernels.h).
+  // same params, plane0/plane1 counting (image, group) items (see direct_s1 in conv_kernels.inc).
   void (*direct)(const Depthwise&);
   void (*depthwise_dx)(const DepthwiseDx&);
   void (*depthwise_dw)(const DepthwiseDw&);
   // dw by (output, input) channel pairs, c0/c1 counting pairs (Cout · C/groups): stride 1,
-  // no dilation, 3×3 or 5×5 (see pair_dw in conv_kernels.h).
+  // no dilation, 3×3 or 5×5 (see pair_dw in conv_kernels.inc).
   void (*pair_dw)(const DepthwiseDw&);
   void (*channel_sum)(const ChannelSum&);
   void (*col2im)(const Col2im&);

@@ -1,12 +1,7 @@
-// convert: the generic variant and the dispatch to the best one.
+// convert: the dispatch to the best variant (convert_generic/avx2/avx512.cpp).
 #include "cpu/convert/convert.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/convert/convert.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/convert/convert_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

@@ -1,5 +1,5 @@
 // convert: the AVX2 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
 #define FOVEAL_VARIANT_HEADER "cpu/convert/convert.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/convert/convert_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/convert/convert_kernels.inc"
 #define FOVEAL_VARIANT_LEVEL 2
 #include "cpu/simd/variant.h"

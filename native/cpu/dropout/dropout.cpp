@@ -1,12 +1,7 @@
-// dropout: the generic variant and the dispatch to the best one.
+// dropout: the dispatch to the best variant (dropout_generic/avx2/avx512.cpp).
 #include "cpu/dropout/dropout.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/dropout/dropout.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/dropout/dropout_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

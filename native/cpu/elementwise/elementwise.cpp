@@ -1,12 +1,8 @@
-// elementwise: the broadcast planner, the generic variant and the dispatch to the best one.
+// elementwise: the broadcast planner and the dispatch to the best variant
+// (elementwise_generic/avx2.cpp).
 #include "cpu/elementwise/elementwise.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/elementwise/elementwise.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/elementwise/elementwise_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

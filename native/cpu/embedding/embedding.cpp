@@ -1,17 +1,13 @@
-// embedding: index checks, the gather, the zero-fill and slicing of the backward, the
-// generic variant and the dispatch.
+// embedding: index checks, the gather, the zero-fill and slicing of the backward, and the
+// dispatch to the best variant (embedding_generic/avx2/avx512.cpp).
 #include "cpu/embedding/embedding.h"
 
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "core/parallel.h"
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/embedding/embedding.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/embedding/embedding_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

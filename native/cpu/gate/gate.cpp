@@ -1,12 +1,7 @@
-// gate: the generic variant and the dispatch.
+// gate: the dispatch to the best variant (gate_generic/avx2/avx512.cpp).
 #include "cpu/gate/gate.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/gate/gate.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/gate/gate_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

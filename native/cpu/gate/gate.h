@@ -10,7 +10,7 @@
 // per-pixel reductions (vectorised along W), then sweeps them again for the outputs
 // while those rows are still in L1/L2, so x comes from memory once. (How many pixels are
 // swept together, and where their per-pixel values live, is chosen per kernel from
-// measurements: see gate_kernels.h.)
+// measurements: see gate_kernels.inc.)
 //
 // Determinism: every per-pixel value is computed by one lane in channel order, whatever
 // the task split. The weight gradients of spatialGateBackward sum over N·H·W: each task

@@ -1,5 +1,5 @@
 // gate: the AVX2 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
 #define FOVEAL_VARIANT_HEADER "cpu/gate/gate.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/gate/gate_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/gate/gate_kernels.inc"
 #define FOVEAL_VARIANT_LEVEL 2
 #include "cpu/simd/variant.h"

@@ -1,5 +1,5 @@
-// loss: label checks, bceWithLogits' broadcast plan, the final reductions, the generic
-// variant and the dispatch.
+// loss: label checks, bceWithLogits' broadcast plan, the final reductions, and the
+// dispatch to the best variant (loss_generic/avx2/avx512.cpp).
 #include "cpu/loss/loss.h"
 
 #include <limits>
@@ -7,12 +7,8 @@
 #include <string>
 
 #include "core/memory.h"
+#include "core/parallel.h"
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/loss/loss.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/loss/loss_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
@@ -53,7 +49,7 @@ double check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C,
 
 void cross_entropy_forward(const char* op, const CrossEntropyParams& p) {
   const double counted = check_labels(op, p.labels, p.N, p.C, p.ignore_index, p.weight);
-  double* rows = mem::scratch_as<double>(1, static_cast<size_t>(p.N > 0 ? p.N : 1));
+  mem::Scratch<double> rows(mem::Slot::loss_rows, static_cast<size_t>(p.N > 0 ? p.N : 1));
   kCeForward.pick()(p, rows);
   if (p.reduction == Reduction::none) {
     for (int64_t i = 0; i < p.N; ++i) p.loss[i] = static_cast<float>(rows[i]);
@@ -133,7 +129,7 @@ void bce_forward(const BceParams& p) {
     return;
   }
   const int64_t chunks = (n + kBceChunk - 1) / kBceChunk;
-  double* part = mem::scratch_as<double>(0, static_cast<size_t>(chunks > 0 ? chunks : 1));
+  mem::Scratch<double> part(mem::Slot::loss_partials, static_cast<size_t>(chunks > 0 ? chunks : 1));
   parallel_for(chunks, kBceGrain / kBceChunk, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t b = c * kBceChunk, e = b + kBceChunk < n ? b + kBceChunk : n;

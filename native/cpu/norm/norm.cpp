@@ -1,12 +1,7 @@
-// norm: the generic variant and the dispatch to the best one.
+// norm: the dispatch to the best variant (norm_generic/avx2/avx512.cpp).
 #include "cpu/norm/norm.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/norm/norm.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/norm/norm_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

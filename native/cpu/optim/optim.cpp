@@ -1,12 +1,7 @@
-// optim: the generic variant and the dispatch to the best one.
+// optim: the dispatch to the best variant (optim_generic/avx2/avx512.cpp).
 #include "cpu/optim/optim.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/optim/optim.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/optim/optim_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

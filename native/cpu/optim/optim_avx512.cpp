@@ -1,5 +1,5 @@
 // optim: the AVX-512 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
 #define FOVEAL_VARIANT_HEADER "cpu/optim/optim.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/optim/optim_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/optim/optim_kernels.inc"
 #define FOVEAL_VARIANT_LEVEL 3
 #include "cpu/simd/variant.h"

@@ -1,12 +1,7 @@
-// random: the generic variant and the dispatch to the best one.
+// random: the dispatch to the best variant (random_generic/avx2/avx512.cpp).
 #include "cpu/random/random.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/random/random.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/random/random_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

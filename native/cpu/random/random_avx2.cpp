@@ -1,5 +1,5 @@
 // random: the AVX2 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
 #define FOVEAL_VARIANT_HEADER "cpu/random/random.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/random/random_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/random/random_kernels.inc"
 #define FOVEAL_VARIANT_LEVEL 2
 #include "cpu/simd/variant.h"

@@ -1,13 +1,14 @@
-// Assembles one ISA variant of an op family from its kernel-bodies header, so each
-// variant file is four lines (core/isa.h has the rules this follows):
+// Assembles one ISA variant of an op family from its kernel bodies (<family>_kernels.inc),
+// so each variant file (<family>_generic.cpp, _avx2.cpp, _avx512.cpp) is four lines
+// (core/isa.h has the rules this follows):
 //
-//   #define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"            the family header
-//   #define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.h"   bodies, per ISA
-//   #define FOVEAL_VARIANT_LEVEL 3                                  0 generic, 2 AVX2, 3 AVX-512
+//   #define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"              the family header
+//   #define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.inc"   bodies, per ISA
+//   #define FOVEAL_VARIANT_LEVEL 3                                    0 generic, 2 AVX2, 3 AVX-512
 //   #include "cpu/simd/variant.h"
 //
 // Every header the kernels use is included here first, outside the target region; the
-// kernels header is then compiled inside it, in namespace generic / avx2 / avx512. No
+// .inc is then included as text inside it, in namespace generic / avx2 / avx512. No
 // include guard: a translation unit assembles exactly one variant.
 #if !defined(FOVEAL_VARIANT_HEADER) || !defined(FOVEAL_VARIANT_KERNELS) || !defined(FOVEAL_VARIANT_LEVEL)
 #error "define FOVEAL_VARIANT_HEADER, FOVEAL_VARIANT_KERNELS and FOVEAL_VARIANT_LEVEL first"

@@ -1,12 +1,7 @@
-// softmax: the generic variant and the dispatch to the best one.
+// softmax: the dispatch to the best variant (softmax_generic/avx2/avx512.cpp).
 #include "cpu/softmax/softmax.h"
 
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {

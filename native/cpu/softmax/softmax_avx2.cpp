@@ -1,5 +1,5 @@
 // softmax: the AVX2 variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
 #define FOVEAL_VARIANT_HEADER "cpu/softmax/softmax.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/softmax/softmax_kernels.inc"
 #define FOVEAL_VARIANT_LEVEL 2
 #include "cpu/simd/variant.h"
