@@ -1,5 +1,5 @@
-// Attention kernel bodies, compiled once per ISA: include inside a FOVEAL_TARGET_* region
-// with FOVEAL_ISA_NS and FOVEAL_ATTN_SIMD defined (see attention_simd.h and core/isa.h).
+// Attention kernel bodies, compiled once per ISA by cpu/simd/variant.h (rules in
+// core/isa.h), on cpu/simd/vec.h's vectors: kN float lanes per Vf.
 //
 // Layout of the work (FlashAttention-2 on a CPU):
 //  - a query block of kBr rows against key blocks of kBc keys;
@@ -17,16 +17,21 @@
 #error "define FOVEAL_ISA_NS before including attention_kernels.h"
 #endif
 
+#include "cpu/simd/philox.h"
+#include "cpu/simd/transpose.h"
+#include "cpu/simd/vec.h"
+
 namespace foveal {
 namespace cpu {
 namespace FOVEAL_ISA_NS {
 namespace attn {
 
-#if FOVEAL_ATTN_SIMD == 512
+// The micro-kernel's shape per level: kMr rows × kNv vectors of C in registers.
+#if FOVEAL_VEC_LEVEL == 3
 // 6 rows × 4 zmm = 24 accumulators + 4 B vectors + 1 broadcast of the 32 registers.
 constexpr int kMr = 6;
 constexpr int kNv = 4;
-#elif FOVEAL_ATTN_SIMD == 256
+#elif FOVEAL_VEC_LEVEL == 2
 // 6 rows × 2 ymm = 12 accumulators + 2 + 1 of the 16 registers.
 constexpr int kMr = 6;
 constexpr int kNv = 2;
@@ -35,17 +40,17 @@ constexpr int kMr = 4;
 constexpr int kNv = 2;
 #endif
 
-// Query rows per block and keys per block. kBc is a multiple of every kW (16, 8, 4) and
+// Query rows per block and keys per block. kBc is a multiple of every kN (16, 8, 4) and
 // of 4 (one Philox call per 4 keys); kBr a multiple of kMr.
 // Measured on the 2-core Zen 4 (one thread, L = 2048, D = 64): 48×64, 96×64, 48×128 and
 // 96×128 tiles all ran within noise of each other (95–99 GFLOP/s forward, 101–105
 // backward); the smaller tiles waste the least on causal diagonals and short sequences.
 // (kBc = 128 gained 1–3% on full attention and lost 5–8% on causal L = 512.)
 constexpr int64_t kBr = 48;
-static_assert(kBr % kW == 0, "the alpha pass runs over whole vectors of rows");
+static_assert(kBr % kN == 0, "the alpha pass runs over whole vectors of rows");
 static_assert(kBr % kMr == 0, "row groups of the micro-kernel tile a query block");
 constexpr int64_t kBc = 64;
-constexpr int64_t kBcV = kBc / kW;  // vectors per key block
+constexpr int64_t kBcV = kBc / kN;  // vectors per key block
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // Problems with fewer kv heads than this split each head's query blocks into chunks (see
@@ -55,7 +60,7 @@ constexpr int64_t kBackwardMinTasks = 8;
 
 enum Mode { kSet = 0, kAdd = 1, kScaleAdd = 2 };
 
-// C[m, 0:NV·kW] (m < MR, rows ldc apart) {=, +=, = cs[m]·C +} Σ_k A[m·sam + k·sak]·B[k·ldb + :]
+// C[m, 0:NV·kN] (m < MR, rows ldc apart) {=, +=, = cs[m]·C +} Σ_k A[m·sam + k·sak]·B[k·ldb + :]
 template <int MR, int NV, int MODE>
 inline void micro(const float* A, int64_t sam, int64_t sak, const float* B, int64_t ldb, int64_t K, float* C,
                   int64_t ldc, const float* cs) {
@@ -67,37 +72,36 @@ inline void micro(const float* A, int64_t sam, int64_t sak, const float* B, int6
 #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       if (MODE == kSet) acc[m][v] = vzero();
-      else if (MODE == kAdd) acc[m][v] = vload(C + m * ldc + v * kW);
-      else acc[m][v] = vmul(vload(C + m * ldc + v * kW), scale);
+      else if (MODE == kAdd) acc[m][v] = vload(C + m * ldc + v * kN);
+      else acc[m][v] = vmul(vload(C + m * ldc + v * kN), scale);
     }
   }
   for (int64_t k = 0; k < K; ++k) {
     Vf b[NV];
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) b[v] = vload(B + k * ldb + v * kW);
+    for (int v = 0; v < NV; ++v) b[v] = vload(B + k * ldb + v * kN);
 #pragma GCC unroll 8
     for (int m = 0; m < MR; ++m) {
       const Vf a = vset1(A[m * sam + k * sak]);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) acc[m][v] = vfma(a, b[v], acc[m][v]);
+      for (int v = 0; v < NV; ++v) acc[m][v] = vfmadd(a, b[v], acc[m][v]);
     }
   }
 #pragma GCC unroll 8
   for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) vstore(C + m * ldc + v * kW, acc[m][v]);
+    for (int v = 0; v < NV; ++v) vstore(C + m * ldc + v * kN, acc[m][v]);
 }
 
 template <int MODE, int MR>
 inline void micro_nv(int nv, const float* A, int64_t sam, int64_t sak, const float* B, int64_t ldb, int64_t K,
                      float* C, int64_t ldc, const float* cs) {
+  static_assert(kNv >= 2 && kNv <= 4, "micro_nv instantiates 1..kNv vectors");
   switch (nv) {
     case 1: micro<MR, 1, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
-    case 2: micro<MR, 2 <= kNv ? 2 : 1, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
-#if FOVEAL_ATTN_SIMD == 512
-    case 3: micro<MR, 3, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
-    case 4: micro<MR, 4, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
-#endif
+    case 2: micro<MR, 2, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+    case 3: if constexpr (kNv >= 3) micro<MR, 3, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
+    case 4: if constexpr (kNv >= 4) micro<MR, 4, MODE>(A, sam, sak, B, ldb, K, C, ldc, cs); break;
     default: break;
   }
 }
@@ -107,7 +111,7 @@ struct Span {
   int64_t begin, end;
 };
 
-// C[M, 0:NVt·kW] (mode as micro) = A[M,K]·B[K, NVt·kW], tiled over micro-kernels. B's
+// C[M, 0:NVt·kN] (mode as micro) = A[M,K]·B[K, NVt·kN], tiled over micro-kernels. B's
 // column panel stays in L1 while the rows of A stream past it. Optionally per group of
 // kMr rows (g = m / kMr): only the vectors nspan[g] of C are computed (the others are
 // left alone), and only the k in kspan[g] are summed.
@@ -132,22 +136,47 @@ void tile_gemm(int64_t M, int64_t NVt, int64_t K, const float* A, int64_t sam, i
       const int nv = static_cast<int>(v1 - v0);
       const int64_t kk = k1 - k0;
       const float* a = A + m0 * sam + k0 * sak;
-      const float* b = B + k0 * ldb + v0 * kW;
-      float* c = C + m0 * ldc + v0 * kW;
+      const float* b = B + k0 * ldb + v0 * kN;
+      float* c = C + m0 * ldc + v0 * kN;
       const float* s = cs ? cs + m0 : nullptr;
+      static_assert(kMr >= 4 && kMr <= 6, "tile_gemm instantiates 1..kMr rows");
       switch (mr) {
         case 1: micro_nv<MODE, 1>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
         case 2: micro_nv<MODE, 2>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
         case 3: micro_nv<MODE, 3>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
         case 4: micro_nv<MODE, 4>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
-#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
-        case 5: micro_nv<MODE, 5>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
-        case 6: micro_nv<MODE, 6>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
-#endif
+        case 5: if constexpr (kMr >= 5) micro_nv<MODE, 5>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
+        case 6: if constexpr (kMr >= 6) micro_nv<MODE, 6>(nv, a, sam, sak, b, ldb, kk, c, ldc, s); break;
         default: break;
       }
     }
   }
+}
+
+// exp for the arguments attention gives it (x ≤ ~0): Cephes expf's polynomial after a
+// Cody–Waite reduction; exactly 0 below −87.34 at the AVX2 and generic levels.
+inline Vf vexp_attn(Vf x) {
+#if FOVEAL_VEC_LEVEL == 3
+  const Vf xc = vmax(vset1(-104.f), x);
+#else
+  const Vf xc = vmin(vset1(88.5f), vmax(vset1(-87.5f), x));
+#endif
+  const Vf n = vround(vmul(xc, vset1(1.44269504088896341f)));
+  Vf r = vfnmadd(n, vset1(0.693359375f), xc);
+  r = vfnmadd(n, vset1(-2.12194440e-4f), r);
+  Vf p = vset1(1.9875691500e-4f);
+  p = vfmadd(p, r, vset1(1.3981999507e-3f));
+  p = vfmadd(p, r, vset1(8.3334519073e-3f));
+  p = vfmadd(p, r, vset1(4.1665795894e-2f));
+  p = vfmadd(p, r, vset1(1.6666665459e-1f));
+  p = vfmadd(p, r, vset1(5.0000001201e-1f));
+  p = vfmadd(p, vmul(r, r), vadd(r, vset1(1.f)));
+  const Vf y = vldexp(p, n);
+#if FOVEAL_VEC_LEVEL == 3
+  return y;
+#else
+  return vselect(vlt(x, vset1(-87.33654f)), vzero(), y);
+#endif
 }
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -235,7 +264,7 @@ struct Dims {
   float inv_keep;    // 1/(1 − dropout)
   explicit Dims(const AttentionProblem& pb)
       : B(pb.B), Hq(pb.Hq), Hkv(pb.Hkv), G(pb.Hq / pb.Hkv), Lq(pb.Lq), Lk(pb.Lk), D(pb.D), Dv(pb.Dv),
-        Dp(round_up(pb.D, kW)), Dvp(round_up(pb.Dv, kW)), nqb((pb.Lq + kBr - 1) / kBr), nkb((pb.Lk + kBc - 1) / kBc),
+        Dp(round_up(pb.D, kN)), Dvp(round_up(pb.Dv, kN)), nqb((pb.Lq + kBr - 1) / kBr), nkb((pb.Lk + kBc - 1) / kBc),
         inv_keep(pb.dropout > 0.f ? 1.f / (1.f - pb.dropout) : 1.f) {}
 };
 
@@ -276,12 +305,20 @@ inline void key_block_range(const AttentionProblem& pb, int64_t b, int64_t i0, i
   *kb_hi = hi / kBc + 1;
 }
 
+// dst[c·ldd + r] = src[r·lds + c] for r, c < kN, in registers (cpu/simd/transpose.h).
+inline void transpose_square(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  Vf r[kN];
+  for (int i = 0; i < kN; ++i) r[i] = vload(src + i * lds);
+  vtranspose(r);
+  for (int i = 0; i < kN; ++i) vstore(dst + i * ldd, r[i]);
+}
+
 // Packs k[j0 : j0+kBc, :] (rows ld apart, n ≤ kBc valid) as a kᵀ panel [D][kBc], zero-padded:
-// whole kW×kW squares through vtranspose, the ragged edges element by element.
+// whole kN×kN squares transposed in registers, the ragged edges element by element.
 inline void pack_transposed(const float* src, int64_t ld, int64_t n, int64_t D, float* dst) {
-  const int64_t nf = n / kW * kW, Df = D / kW * kW;
-  for (int64_t j = 0; j < nf; j += kW)
-    for (int64_t d = 0; d < Df; d += kW) vtranspose(src + j * ld + d, ld, dst + d * kBc + j, kBc);
+  const int64_t nf = n / kN * kN, Df = D / kN * kN;
+  for (int64_t j = 0; j < nf; j += kN)
+    for (int64_t d = 0; d < Df; d += kN) transpose_square(src + j * ld + d, ld, dst + d * kBc + j, kBc);
   for (int64_t d = 0; d < D; ++d) {
     float* row = dst + d * kBc;
     int64_t j = d < Df ? nf : 0;
@@ -306,100 +343,41 @@ inline void pack_rows(const float* src, int64_t ld, int64_t n, int64_t w, int64_
 }
 
 // Dropout bits of 64 keys of one row: bit c set when key j0 + c of row i of head bh is
-// kept (j0 a multiple of 64). The Philox4x32-10 stream of core/rng.h, one call per 4 keys, 16 calls at once
-// in vector lanes (the 32×32→64 products as even/odd vpmuludq pairs).
+// kept (j0 a multiple of 64). The Philox4x32-10 stream of core/rng.h, one call per 4 keys:
+// the 16 calls run kN at a time in vector lanes (cpu/simd/philox.h).
 static_assert(kBc % 64 == 0, "64-bit words of dropout bits per row of a key block");
-constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
+static_assert(16 % kN == 0, "the 16 Philox calls of a word run in whole vectors");
 
-#if FOVEAL_ATTN_SIMD == 512 || FOVEAL_ATTN_SIMD == 256
-// Interleaves four 16-bit masks (bit g of mask e = word e of group g) into bit 4g + e.
-inline uint64_t interleave4(uint32_t m0, uint32_t m1, uint32_t m2, uint32_t m3) {
-  return _pdep_u64(m0, 0x1111111111111111ull) | _pdep_u64(m1, 0x2222222222222222ull) |
-         _pdep_u64(m2, 0x4444444444444444ull) | _pdep_u64(m3, 0x8888888888888888ull);
-}
-#endif
-
-#if FOVEAL_ATTN_SIMD == 512
-inline __m512i mulhilo(__m512i a, __m512i m, __m512i* lo) {
-  const __m512i even = _mm512_mul_epu32(a, m);
-  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-  *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-}
-inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
-  __m512i x0 = _mm512_set1_epi32(static_cast<int>(bh));
-  __m512i x1 = _mm512_set1_epi32(static_cast<int>(i));
-  __m512i x2 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(j0 / 4)),
-                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-  __m512i x3 = _mm512_set1_epi32(static_cast<int>(kStreamAttention));
-  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm512_set1_epi32(static_cast<int>(kPhiloxM1));
-  uint32_t k0 = static_cast<uint32_t>(pb.seed), k1 = static_cast<uint32_t>(pb.seed >> 32);
-  for (int round = 0; round < 10; ++round) {
-    __m512i lo0, lo1;
-    const __m512i hi0 = mulhilo(x0, m0, &lo0), hi1 = mulhilo(x2, m1, &lo1);
-    x0 = _mm512_xor_si512(_mm512_xor_si512(hi1, x1), _mm512_set1_epi32(static_cast<int>(k0)));
-    x2 = _mm512_xor_si512(_mm512_xor_si512(hi0, x3), _mm512_set1_epi32(static_cast<int>(k1)));
-    x1 = lo1;
-    x3 = lo0;
-    k0 += kPhiloxW0;
-    k1 += kPhiloxW1;
-  }
-  const __m512 p = _mm512_set1_ps(pb.dropout), unit = _mm512_set1_ps(1.0f / 16777216.0f);
-  auto kept = [&](__m512i w) {  // unit_float(w) ≥ p, exactly
-    return static_cast<uint32_t>(
-        _mm512_cmp_ps_mask(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8)), unit), p, _CMP_GE_OQ));
-  };
-  return interleave4(kept(x0), kept(x1), kept(x2), kept(x3));
-}
-#elif FOVEAL_ATTN_SIMD == 256
-inline __m256i mulhilo(__m256i a, __m256i m, __m256i* lo) {
-  const __m256i even = _mm256_mul_epu32(a, m);
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-}
-inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
-  uint32_t masks[4] = {0, 0, 0, 0};
-  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0)), m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
-  const __m256 p = _mm256_set1_ps(pb.dropout), unit = _mm256_set1_ps(1.0f / 16777216.0f);
-  for (int half = 0; half < 2; ++half) {  // groups 0–7, then 8–15
-    __m256i x0 = _mm256_set1_epi32(static_cast<int>(bh));
-    __m256i x1 = _mm256_set1_epi32(static_cast<int>(i));
-    __m256i x2 = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(j0 / 4 + 8 * half)),
-                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    __m256i x3 = _mm256_set1_epi32(static_cast<int>(kStreamAttention));
-    uint32_t k0 = static_cast<uint32_t>(pb.seed), k1 = static_cast<uint32_t>(pb.seed >> 32);
-    for (int round = 0; round < 10; ++round) {
-      __m256i lo0, lo1;
-      const __m256i hi0 = mulhilo(x0, m0, &lo0), hi1 = mulhilo(x2, m1, &lo1);
-      x0 = _mm256_xor_si256(_mm256_xor_si256(hi1, x1), _mm256_set1_epi32(static_cast<int>(k0)));
-      x2 = _mm256_xor_si256(_mm256_xor_si256(hi0, x3), _mm256_set1_epi32(static_cast<int>(k1)));
-      x1 = lo1;
-      x3 = lo0;
-      k0 += kPhiloxW0;
-      k1 += kPhiloxW1;
-    }
-    const __m256i w[4] = {x0, x1, x2, x3};
-    for (int e = 0; e < 4; ++e) {
-      const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w[e], 8)), unit);
-      masks[e] |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(u, p, _CMP_GE_OQ))) << (8 * half);
-    }
-  }
-  return interleave4(masks[0], masks[1], masks[2], masks[3]);
-}
+// Spreads bit g of m (g < 16) to bit 4g: pdep where BMI2 is part of the level's target
+// (AVX2 and AVX-512), the same by shifts and masks elsewhere.
+inline uint64_t spread4(uint32_t m) {
+#if FOVEAL_VEC_LEVEL >= 2
+  return _pdep_u64(m, 0x1111111111111111ull);
 #else
-inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
-  uint64_t bits = 0;
-  for (int g = 0; g < kBc / 4; ++g) {
-    const Philox4 w = philox4x32_10(static_cast<uint32_t>(bh), static_cast<uint32_t>(i),
-                                    static_cast<uint32_t>(j0 / 4 + g), kStreamAttention, pb.seed);
-    for (int e = 0; e < 4; ++e)
-      if (unit_float(w.w[e]) >= pb.dropout) bits |= uint64_t{1} << (4 * g + e);
-  }
-  return bits;
-}
+  uint64_t x = m & 0xFFFFu;
+  x = (x | (x << 24)) & 0x000000FF000000FFull;
+  x = (x | (x << 12)) & 0x000F000F000F000Full;
+  x = (x | (x << 6)) & 0x0303030303030303ull;
+  x = (x | (x << 3)) & 0x1111111111111111ull;
+  return x;
 #endif
+}
+
+inline uint64_t dropout_bits(const AttentionProblem& pb, int64_t bh, int64_t i, int64_t j0) {
+  // masks[e] bit g: word e of call g keeps its key (key 4g + e).
+  uint32_t masks[4] = {0, 0, 0, 0};
+  const Vf p = vset1(pb.dropout);
+  for (int g0 = 0; g0 < 16; g0 += kN) {
+    Vi x0 = viset1(static_cast<uint32_t>(bh)), x1 = viset1(static_cast<uint32_t>(i));
+    Vi x2 = viota(static_cast<uint32_t>(j0 / 4 + g0)), x3 = viset1(kStreamAttention);
+    vphilox(x0, x1, x2, x3, pb.seed);
+    masks[0] |= mbits(vge(vunit_float(x0), p)) << g0;  // unit_float(w) ≥ p, exactly
+    masks[1] |= mbits(vge(vunit_float(x1), p)) << g0;
+    masks[2] |= mbits(vge(vunit_float(x2), p)) << g0;
+    masks[3] |= mbits(vge(vunit_float(x3), p)) << g0;
+  }
+  return spread4(masks[0]) | spread4(masks[1]) << 1 | spread4(masks[2]) << 2 | spread4(masks[3]) << 3;
+}
 
 // Per-row topK thresholds: key j of a row is kept iff s > t or (s == t and j ≤ c).
 struct Threshold {
@@ -472,9 +450,9 @@ inline Threshold topk_threshold(const float* s, int64_t n, int64_t k, float* tmp
   // The k largest visible scores so far in a min-heap (tmp[0] the smallest of them). Once
   // it is full, a vector of scores none of which beats tmp[0] costs one compare: most of
   // a row, since the bar rises quickly.
-  for (int64_t j = 0; j < n; j += kW) {
-    if (m == k && !vany_gt(vload(s + j), tmp[0])) continue;
-    for (int64_t e = j; e < j + kW; ++e) {
+  for (int64_t j = 0; j < n; j += kN) {
+    if (m == k && !many(vgt(vload(s + j), vset1(tmp[0])))) continue;
+    for (int64_t e = j; e < j + kN; ++e) {
       const float v = s[e];
       if (!(v > kNegInf)) continue;  // hidden, padding, or NaN
       if (m < k) {
@@ -554,9 +532,9 @@ inline int64_t score_tile(const AttentionProblem& pb, const Dims& d, QueryBlock&
     hi = std::min(hi, keys - 1);
     if (hi < lo) lo = 0, hi = -1;
     qb.kspan[g] = {lo, hi + 1};
-    qb.vspan[g] = {lo / kW, (hi + kW) / kW};
+    qb.vspan[g] = {lo / kN, (hi + kN) / kN};
   }
-  tile_gemm<kSet>(qb.rows, (keys + kW - 1) / kW, d.D, Qs, ldq, 1, Kt, kBc, S, ldS, nullptr, qb.vspan);
+  tile_gemm<kSet>(qb.rows, (keys + kN - 1) / kN, d.D, Qs, ldq, 1, Kt, kBc, S, ldS, nullptr, qb.vspan);
   for (int64_t r = 0; r < qb.rows; ++r) {
     float* s = S + r * ldS;
     const int64_t a = std::max<int64_t>(qb.vis[r].lo - j0, 0);
@@ -607,11 +585,11 @@ inline void block_thresholds(const AttentionProblem& pb, const Dims& d, QueryBlo
 inline void exp_shifted(float* x, int64_t n, float shift) {
   const Vf sh = vset1(shift);
   int64_t c = 0;
-  for (; c + kW <= n; c += kW) vstore(x + c, vexp(vsub(vload(x + c), sh)));
+  for (; c + kN <= n; c += kN) vstore(x + c, vexp_attn(vsub(vload(x + c), sh)));
   if (c < n) {
-    float tmp[kW];
-    for (int e = 0; e < kW; ++e) tmp[e] = c + e < n ? x[c + e] : kNegInf;
-    vstore(tmp, vexp(vsub(vload(tmp), sh)));
+    float tmp[kN];
+    for (int e = 0; e < kN; ++e) tmp[e] = c + e < n ? x[c + e] : kNegInf;
+    vstore(tmp, vexp_attn(vsub(vload(tmp), sh)));
     for (int64_t e = 0; c + e < n; ++e) x[c + e] = tmp[e];
   }
 }
@@ -626,7 +604,7 @@ struct ForwardScratch {
   float* S;     // [kBr][kBc]     scores, then probabilities
   float* O;     // [kBr][Dvp]     unnormalised output
   float* m;     // [kBr] running max
-  float* l;     // [kBr][kW] running sum, per lane
+  float* l;     // [kBr][kN] running sum, per lane
   float* shift; // [kBr] the max the tile's exponentials subtract
   float* alpha; // [kBr] rescale of O
   float* Sfull; // topK only: [kBr][nkb·kBc]
@@ -636,7 +614,7 @@ struct ForwardScratch {
 
 inline size_t forward_scratch_bytes(const AttentionProblem& pb, const Dims& d) {
   size_t n = Arena::bytes_for(kBr * d.D) + Arena::bytes_for(kBr * kBc) + Arena::bytes_for(kBr * d.Dvp) +
-             3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBr * kW);
+             3 * Arena::bytes_for(kBr) + Arena::bytes_for(kBr * kN);
   if (pb.top_k > 0)
     n += Arena::bytes_for(kBr * d.nkb * kBc) + Arena::bytes_for(d.Lk) +
          Arena::bytes_for(kBr * sizeof(Threshold) / sizeof(float));
@@ -649,7 +627,7 @@ inline ForwardScratch carve_forward(const AttentionProblem& pb, const Dims& d, A
   s.S = a.carve(kBr * kBc);
   s.O = a.carve(kBr * d.Dvp);
   s.m = a.carve(kBr);
-  s.l = a.carve(kBr * kW);
+  s.l = a.carve(kBr * kN);
   s.shift = a.carve(kBr);
   s.alpha = a.carve(kBr);
   if (pb.top_k > 0) {
@@ -720,7 +698,7 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
 
   for (int64_t r = 0; r < rows; ++r) {
     s.m[r] = kNegInf;
-    vstore(s.l + r * kW, vzero());
+    vstore(s.l + r * kN, vzero());
   }
   for (int64_t kb = kb_lo; kb < kb_hi; ++kb) {
     const int64_t j0 = kb * kBc;
@@ -732,46 +710,46 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
       const float* srow = s.S + r * kBc;
       if (W) std::copy(srow, srow + kn, W + r * d.Lk + j0);  // masked scores; exp'd at the end
       Vf mv = vload(srow);
-      for (int64_t c = kW; c < kBc; c += kW) mv = vmax(mv, vload(srow + c));
+      for (int64_t c = kN; c < kBc; c += kN) mv = vmax(mv, vload(srow + c));
       const float m_old = s.m[r];
       const float m_new = std::max(m_old, vhmax(mv));
       s.shift[r] = m_new == kNegInf ? 0.f : m_new;
       s.alpha[r] = m_old - s.shift[r];
       s.m[r] = m_new;
     }
-    // The rescale factors exp(m_old − m_new) of kW rows at once (kBr is whole vectors).
-    for (int64_t r = 0; r < rows; r += kW) vstore(s.alpha + r, vexp(vload(s.alpha + r)));
-    // p = exp(s − shift) in place; the row sums stay kW-lane vectors until the end, so no
+    // The rescale factors exp(m_old − m_new) of kN rows at once (kBr is whole vectors).
+    for (int64_t r = 0; r < rows; r += kN) vstore(s.alpha + r, vexp_attn(vload(s.alpha + r)));
+    // p = exp(s − shift) in place; the row sums stay kN-lane vectors until the end, so no
     // horizontal add per tile.
     for (int64_t r = 0; r < rows; ++r) {
       float* srow = s.S + r * kBc;
       const Vf sh = vset1(s.shift[r]);
       Vf sum = vzero();
-      for (int64_t c = 0; c < kBc; c += kW) {
-        const Vf e = vexp(vsub(vload(srow + c), sh));
+      for (int64_t c = 0; c < kBc; c += kN) {
+        const Vf e = vexp_attn(vsub(vload(srow + c), sh));
         vstore(srow + c, e);
         sum = vadd(sum, e);
       }
-      vstore(s.l + r * kW, vfma(vload(s.l + r * kW), vset1(s.alpha[r]), sum));
+      vstore(s.l + r * kN, vfmadd(vload(s.l + r * kN), vset1(s.alpha[r]), sum));
       if (pb.dropout > 0.f) {
         for (int64_t c0 = 0; c0 < kBc; c0 += 64) {
           const uint64_t bits = dropout_bits(pb, qb.bh, qb.i0 + r, j0 + c0);
-          for (int64_t c = c0; c < c0 + 64; c += kW)
-            vstore(srow + c, vkeep(vload(srow + c), bits, static_cast<int>(c - c0)));
+          for (int64_t c = c0; c < c0 + 64; c += kN)
+            vstore(srow + c, vkeep(vbits(static_cast<uint32_t>(bits >> (c - c0))), vload(srow + c)));
         }
       }
     }
     const float* V = s.V + j0 * d.Dvp;
     // Keys past `keys` have p = 0 in every row: the product stops there.
-    if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kW, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, nullptr, nullptr, qb.kspan);
-    else tile_gemm<kScaleAdd>(rows, d.Dvp / kW, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha, nullptr, qb.kspan);
+    if (kb == kb_lo) tile_gemm<kSet>(rows, d.Dvp / kN, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, nullptr, nullptr, qb.kspan);
+    else tile_gemm<kScaleAdd>(rows, d.Dvp / kN, keys, s.S, kBc, 1, V, d.Dvp, s.O, d.Dvp, s.alpha, nullptr, qb.kspan);
   }
 
   float* out = p.out + (qb.bh * d.Lq + qb.i0) * d.Dv;
   float* lse = p.lse + qb.bh * d.Lq + qb.i0;
   const bool any = kb_lo < kb_hi;
   for (int64_t r = 0; r < rows; ++r) {
-    const float l = any ? vhsum(vload(s.l + r * kW)) : 0.f;
+    const float l = any ? vhsum(vload(s.l + r * kN)) : 0.f;
     const float f = l > 0.f ? d.inv_keep / l : 0.f;
     float* o = out + r * d.Dv;
     const float* acc = s.O + r * d.Dvp;
@@ -936,8 +914,8 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
   // Only the first `keys` keys of the tile are visible to any row: every product below
   // stops there (the columns past them are never read).
   const int64_t keys = score_tile(pb, d, qb, Qs, d.Dp, s.Kt + kb * d.D * kBc, j0, s.S, kBc, pb.top_k > 0 ? s.thr + i0 : nullptr);
-  const int64_t cols = (keys + kW - 1) / kW * kW;
-  tile_gemm<kSet>(rows, cols / kW, d.Dv, dO, d.Dvp, 1, s.Vt + kb * d.Dv * kBc, kBc, s.dP, kBc, nullptr, qb.vspan);
+  const int64_t cols = (keys + kN - 1) / kN * kN;
+  tile_gemm<kSet>(rows, cols / kN, d.Dv, dO, d.Dvp, 1, s.Vt + kb * d.Dv * kBc, kBc, s.dP, kBc, nullptr, qb.vspan);
   const bool drop = pb.dropout > 0.f;
   const Vf inv_keep = vset1(d.inv_keep);
   for (int64_t r = 0; r < rows; ++r) {
@@ -948,8 +926,8 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
     uint64_t bits = 0;
     int64_t bits_of = -1;  // the 64-key word `bits` holds
     const Span vs = qb.vspan[r / kMr];  // dP was computed for these vectors only
-    for (int64_t c = 0; c < cols; c += kW) {
-      if (c / kW < vs.begin || c / kW >= vs.end) {
+    for (int64_t c = 0; c < cols; c += kN) {
+      if (c / kN < vs.begin || c / kN >= vs.end) {
         vstore(srow + c, vzero());
         vstore(dprow + c, vzero());
         continue;
@@ -958,12 +936,13 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
         bits_of = c / 64;
         bits = dropout_bits(pb, qb.bh, i0 + r, j0 + bits_of * 64);
       }
-      const Vf P = vexp(vsub(vload(srow + c), lse));
+      const Vf P = vexp_attn(vsub(vload(srow + c), lse));
       Vf dp = vload(dprow + c);
       Vf pd = P;
       if (drop) {
-        pd = vkeep(vmul(P, inv_keep), bits, static_cast<int>(c % 64));
-        dp = vkeep(vmul(dp, inv_keep), bits, static_cast<int>(c % 64));
+        const Vm keep = vbits(static_cast<uint32_t>(bits >> (c % 64)));
+        pd = vkeep(keep, vmul(P, inv_keep));
+        dp = vkeep(keep, vmul(dp, inv_keep));
       }
       vstore(srow + c, pd);
       vstore(dprow + c, vmul(P, vsub(dp, di)));
@@ -980,10 +959,10 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
     while (r1 > r0 && qb.vis[r1 - 1].lo > jb) --r1;
     rows_of[g] = {r0, r1};
   }
-  tile_gemm<kAdd>(keys, d.Dvp / kW, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp, nullptr, nullptr, rows_of);
-  tile_gemm<kAdd>(keys, d.Dp / kW, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp, nullptr, nullptr, rows_of);
+  tile_gemm<kAdd>(keys, d.Dvp / kN, rows, s.S, 1, kBc, dO, d.Dvp, s.dV + j0 * d.Dvp, d.Dvp, nullptr, nullptr, rows_of);
+  tile_gemm<kAdd>(keys, d.Dp / kN, rows, s.dP, 1, kBc, Qs, d.Dp, s.dK + j0 * d.Dp, d.Dp, nullptr, nullptr, rows_of);
   // dQ_i += dS·K
-  tile_gemm<kAdd>(rows, d.Dp / kW, keys, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp, nullptr,
+  tile_gemm<kAdd>(rows, d.Dp / kN, keys, s.dP, kBc, 1, s.K + j0 * d.Dp, d.Dp, s.dQ + i0 * d.Dp, d.Dp, nullptr,
                   nullptr, qb.kspan);
 }
 
