@@ -20,6 +20,7 @@
 #include "cpu/simd/philox.h"
 #include "cpu/simd/transpose.h"
 #include "cpu/simd/vec.h"
+#include "cpu/simd/vmath.h"
 
 namespace foveal {
 namespace cpu {
@@ -151,32 +152,6 @@ void tile_gemm(int64_t M, int64_t NVt, int64_t K, const float* A, int64_t sam, i
       }
     }
   }
-}
-
-// exp for the arguments attention gives it (x ≤ ~0): Cephes expf's polynomial after a
-// Cody–Waite reduction; exactly 0 below −87.34 at the AVX2 and generic levels.
-inline Vf vexp_attn(Vf x) {
-#if FOVEAL_VEC_LEVEL == 3
-  const Vf xc = vmax(vset1(-104.f), x);
-#else
-  const Vf xc = vmin(vset1(88.5f), vmax(vset1(-87.5f), x));
-#endif
-  const Vf n = vround(vmul(xc, vset1(1.44269504088896341f)));
-  Vf r = vfnmadd(n, vset1(0.693359375f), xc);
-  r = vfnmadd(n, vset1(-2.12194440e-4f), r);
-  Vf p = vset1(1.9875691500e-4f);
-  p = vfmadd(p, r, vset1(1.3981999507e-3f));
-  p = vfmadd(p, r, vset1(8.3334519073e-3f));
-  p = vfmadd(p, r, vset1(4.1665795894e-2f));
-  p = vfmadd(p, r, vset1(1.6666665459e-1f));
-  p = vfmadd(p, r, vset1(5.0000001201e-1f));
-  p = vfmadd(p, vmul(r, r), vadd(r, vset1(1.f)));
-  const Vf y = vldexp(p, n);
-#if FOVEAL_VEC_LEVEL == 3
-  return y;
-#else
-  return vselect(vlt(x, vset1(-87.33654f)), vzero(), y);
-#endif
 }
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -585,11 +560,11 @@ inline void block_thresholds(const AttentionProblem& pb, const Dims& d, QueryBlo
 inline void exp_shifted(float* x, int64_t n, float shift) {
   const Vf sh = vset1(shift);
   int64_t c = 0;
-  for (; c + kN <= n; c += kN) vstore(x + c, vexp_attn(vsub(vload(x + c), sh)));
+  for (; c + kN <= n; c += kN) vstore(x + c, vexp(vsub(vload(x + c), sh)));
   if (c < n) {
     float tmp[kN];
     for (int e = 0; e < kN; ++e) tmp[e] = c + e < n ? x[c + e] : kNegInf;
-    vstore(tmp, vexp_attn(vsub(vload(tmp), sh)));
+    vstore(tmp, vexp(vsub(vload(tmp), sh)));
     for (int64_t e = 0; c + e < n; ++e) x[c + e] = tmp[e];
   }
 }
@@ -718,7 +693,7 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
       s.m[r] = m_new;
     }
     // The rescale factors exp(m_old − m_new) of kN rows at once (kBr is whole vectors).
-    for (int64_t r = 0; r < rows; r += kN) vstore(s.alpha + r, vexp_attn(vload(s.alpha + r)));
+    for (int64_t r = 0; r < rows; r += kN) vstore(s.alpha + r, vexp(vload(s.alpha + r)));
     // p = exp(s − shift) in place; the row sums stay kN-lane vectors until the end, so no
     // horizontal add per tile.
     for (int64_t r = 0; r < rows; ++r) {
@@ -726,7 +701,7 @@ inline void forward_block(const AttentionParams& p, const Dims& d, int64_t b, in
       const Vf sh = vset1(s.shift[r]);
       Vf sum = vzero();
       for (int64_t c = 0; c < kBc; c += kN) {
-        const Vf e = vexp_attn(vsub(vload(srow + c), sh));
+        const Vf e = vexp(vsub(vload(srow + c), sh));
         vstore(srow + c, e);
         sum = vadd(sum, e);
       }
@@ -936,7 +911,7 @@ inline void backward_tile(const AttentionBackwardParams& p, const Dims& d, Query
         bits_of = c / 64;
         bits = dropout_bits(pb, qb.bh, i0 + r, j0 + bits_of * 64);
       }
-      const Vf P = vexp_attn(vsub(vload(srow + c), lse));
+      const Vf P = vexp(vsub(vload(srow + c), lse));
       Vf dp = vload(dprow + c);
       Vf pd = P;
       if (drop) {
