@@ -8,7 +8,7 @@
 #include "cpu/simd/kernel_table.h"
 
 #define FOVEAL_VARIANT_HEADER "cpu/attention/attention.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/attention/attention_kernels.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/attention/attention_isa.h"
 #define FOVEAL_VARIANT_LEVEL 0
 #include "cpu/simd/variant.h"
 
