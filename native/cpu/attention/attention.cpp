@@ -1,4 +1,5 @@
-// Attention: the native re-check, the generic variant and the dispatch to the best one.
+// Attention: the native re-check and the dispatch to the best variant
+// (attention_generic/avx2/avx512.cpp).
 #include "cpu/attention/attention.h"
 
 #include <cmath>
@@ -6,11 +7,6 @@
 
 #include "core/check.h"
 #include "cpu/simd/kernel_table.h"
-
-#define FOVEAL_VARIANT_HEADER "cpu/attention/attention.h"
-#define FOVEAL_VARIANT_KERNELS "cpu/attention/attention_isa.h"
-#define FOVEAL_VARIANT_LEVEL 0
-#include "cpu/simd/variant.h"
 
 namespace foveal {
 namespace cpu {
