@@ -303,7 +303,7 @@ inline Vf vfnmadd(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(std::fma(-a.v[i], b.v[i], c
 inline Vf vfmsub(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(std::fma(a.v[i], b.v[i], -c.v[i])); }
 #else
 inline Vf vfmadd(Vf a, Vf b, Vf c) { return {a.v * b.v + c.v}; }
-inline Vf vfnmadd(Vf a, Vf b, Vf c) { return {-a.v * b.v + c.v}; }
+inline Vf vfnmadd(Vf a, Vf b, Vf c) { return {c.v - a.v * b.v}; }  // = (−a)·b + c, bit for bit
 inline Vf vfmsub(Vf a, Vf b, Vf c) { return {a.v * b.v - c.v}; }
 #endif
 inline Vf vmax(Vf a, Vf b) { return {a.v > b.v ? a.v : b.v}; }  // b when unordered
@@ -330,15 +330,13 @@ inline Vf vround(Vf a) {
   const F4 r = (m + big) - big;
   return {m < big ? as_f4((as_i4(r) & 0x7FFFFFFF) | (as_i4(a.v) & INT32_MIN)) : a.v};
 }
-// Two exact power-of-two factors, as the AVX2 level; a NaN exponent (only reached with a
-// NaN p) gives p + n.
+// Two exact power-of-two factors, as the AVX2 level. A NaN exponent (vexp gives one only
+// with a NaN p) counts as 0, so the NaN p comes back as it is.
 inline Vf vldexp(Vf p, Vf n) {
-  const I4 ok = n.v == n.v;
-  const I4 k = __builtin_convertvector(ok != 0 ? n.v : F4{0.f, 0.f, 0.f, 0.f}, I4);
+  const I4 k = __builtin_convertvector(n.v == n.v ? n.v : F4{0.f, 0.f, 0.f, 0.f}, I4);
   const I4 k1 = k >> 1;
   const I4 k2 = k - k1;
-  const F4 r = p.v * as_f4((k1 + 127) << 23) * as_f4((k2 + 127) << 23);
-  return {ok != 0 ? r : p.v + n.v};
+  return {p.v * as_f4((k1 + 127) << 23) * as_f4((k2 + 127) << 23)};
 }
 inline Vf vcopysign(Vf mag, Vf sgn) { return {as_f4((as_i4(mag.v) & 0x7FFFFFFF) | (as_i4(sgn.v) & INT32_MIN))}; }
 // Dekker's product error without an FMA (Veltkamp split); the arguments the kernels give
