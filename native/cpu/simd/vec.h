@@ -380,13 +380,20 @@ inline Vf vicvt(Vi a) {
   std::memcpy(&s, &a.v, sizeof s);
   return {__builtin_convertvector(s, F4)};
 }
+// As the AVX levels: 32×32→64 products of the even lanes and of the odd lanes (the
+// masked 64-bit multiplies become pmuludq on SSE2), then the halves regrouped.
 inline Vi vimulhilo(Vi a, Vi b, Vi* lo) {
+  typedef uint64_t U2 __attribute__((vector_size(16)));
+  U2 a2, b2;
+  std::memcpy(&a2, &a.v, sizeof a2);
+  std::memcpy(&b2, &b.v, sizeof b2);
+  const U2 low = {0xFFFFFFFFull, 0xFFFFFFFFull};
+  const U2 even = (a2 & low) * (b2 & low);
+  const U2 odd = (a2 >> 32) * (b2 >> 32);
+  const U2 l = (even & low) | (odd << 32), h = (even >> 32) | (odd & ~low);
   Vi hi;
-  for (int i = 0; i < kN; ++i) {
-    const uint64_t p = static_cast<uint64_t>(a.v[i]) * b.v[i];
-    lo->v[i] = static_cast<uint32_t>(p);
-    hi.v[i] = static_cast<uint32_t>(p >> 32);
-  }
+  std::memcpy(&lo->v, &l, sizeof l);
+  std::memcpy(&hi.v, &h, sizeof h);
   return hi;
 }
 
