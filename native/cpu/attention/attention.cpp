@@ -1,25 +1,12 @@
-// Attention: the native re-check, the generic variant and the dispatch to the best one.
+// Attention: the native re-check and the dispatch to the best variant
+// (attention_generic/avx2/avx512.cpp).
 #include "cpu/attention/attention.h"
 
-#include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <limits>
 
 #include "core/check.h"
-#include "core/dispatch.h"
-#include "core/memory.h"
-#include "core/parallel.h"
-#include "core/rng.h"
-
-#define FOVEAL_ISA_NS generic
-#define FOVEAL_ATTN_SIMD 0
-#include "cpu/attention/attention_simd.h"
-#include "cpu/attention/attention_kernels.h"
-#undef FOVEAL_ATTN_SIMD
-#undef FOVEAL_ISA_NS
+#include "cpu/simd/kernel_table.h"
 
 namespace foveal {
 namespace cpu {
@@ -59,18 +46,8 @@ void attention_check(const AttentionProblem& pb) {
 
 namespace {
 
-using ForwardFn = void (*)(const AttentionParams&);
-using BackwardFn = void (*)(const AttentionBackwardParams&);
-
-const Kernel<ForwardFn> kForward{"attention_forward", generic::attention_forward,
-                                 FOVEAL_IF_X86(avx2::attention_forward),
-                                 FOVEAL_IF_X86(avx512::attention_forward)};
-FOVEAL_REGISTER_KERNEL(kForward);
-
-const Kernel<BackwardFn> kBackward{"attention_backward", generic::attention_backward,
-                                   FOVEAL_IF_X86(avx2::attention_backward),
-                                   FOVEAL_IF_X86(avx512::attention_backward)};
-FOVEAL_REGISTER_KERNEL(kBackward);
+FOVEAL_KERNEL_TABLE(kForward, attention_forward);
+FOVEAL_KERNEL_TABLE(kBackward, attention_backward);
 
 }  // namespace
 

@@ -1,88 +1,20 @@
-// GEMM: the generic variant (plain C++ the compiler vectorises for the baseline ISA), the
-// dispatch between variants, and the public entry points of gemm.h.
+// GEMM: the dispatch between the ISA variants (gemm_generic/avx2/avx512.cpp) and the public
+// entry points of gemm.h.
 #include "cpu/gemm/gemm.h"
 
-#include <algorithm>
-#include <array>
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <stdexcept>
-#include <string>
-#include <thread>
-#include <utility>
 
 #include "core/check.h"
-#include "core/memory.h"
-#include "core/parallel.h"
-#include "cpu/gemm/gemm_variants.h"
-
-namespace foveal {
-namespace cpu {
-namespace generic {
-namespace {
-
-constexpr Isa kIsa = Isa::generic;
-constexpr int kMR = 4;
-constexpr int kNV = 2;
-
-// A 4-lane vector in GCC/Clang's portable vector extension: SSE2 on x86-64, NEON on
-// arm64, plain scalars elsewhere. Multiply and add stay separate (no -ffp-contract).
-typedef float F4 __attribute__((vector_size(16)));
-
-struct V {
-  using T = F4;
-  using Mask = int;  // the number of leading lanes in use
-  static constexpr int W = 4;
-  static Mask mask(int n) { return n < 0 ? 0 : (n > 4 ? 4 : n); }
-  static T zero() { return T{0.f, 0.f, 0.f, 0.f}; }
-  static T load(const float* p) {
-    T r;
-    std::memcpy(&r, p, sizeof r);
-    return r;
-  }
-  static T load_mask(const float* p, Mask m) {
-    T r = zero();
-    for (int i = 0; i < m; ++i) r[i] = p[i];
-    return r;
-  }
-  static void store(float* p, T v) { std::memcpy(p, &v, sizeof v); }
-  static void store_mask(float* p, T v, Mask m) {
-    for (int i = 0; i < m; ++i) p[i] = v[i];
-  }
-  static T set1(float x) { return T{x, x, x, x}; }
-  static T fma(T a, T b, T c) { return a * b + c; }
-  static T mul(T a, T b) { return a * b; }
-  static T add(T a, T b) { return a + b; }
-  static T relu(T v) {
-    for (int i = 0; i < 4; ++i) v[i] = v[i] > 0.f || v[i] != v[i] ? v[i] : 0.f;
-    return v;
-  }
-  static float hsum(T v) { return (v[0] + v[2]) + (v[1] + v[3]); }
-};
-
-void transpose_pack(const float* Bt, int64_t ldb, int64_t K, int ncols, float* dst) {
-  constexpr int nr = kNV * V::W;
-  for (int64_t k = 0; k < K; ++k, dst += nr) {
-    int c = 0;
-    for (; c < ncols; ++c) dst[c] = Bt[c * ldb + k];
-    for (; c < nr; ++c) dst[c] = 0.f;
-  }
-}
-
-}  // namespace
-}  // namespace generic
-}  // namespace cpu
-}  // namespace foveal
-
-#define FOVEAL_ISA_NS generic
-#include "cpu/gemm/gemm_impl.h"
-#undef FOVEAL_ISA_NS
+#include "cpu/gemm/gemm_internal.h"
 
 namespace foveal {
 namespace cpu {
 namespace {
 
+// The family's dispatch table. Its entries are tables themselves (GemmVariant: the entry
+// points and the geometry of one level), so a packed operand can find the variant that
+// packed it; fv.info() lists it as "gemm".
 using VariantFn = const GemmVariant& (*)();
 const Kernel<VariantFn> kGemm{"gemm", generic::gemm_variant, FOVEAL_IF_X86(avx2::gemm_variant),
                               FOVEAL_IF_X86(avx512::gemm_variant)};

@@ -13,7 +13,8 @@
 // first, then k, for gemm_batched), started from 0 — or from beta·C when alpha == 1 and
 // beta != 0 — then C = alpha·acc (+ beta·C when alpha != 1) + bias_row[j] + bias_col[i],
 // then act. The cache blocking of K only parks the running sum in C between blocks, so it
-// never changes a bit. (The generic variant multiplies and adds without fusing.) Two
+// never changes a bit. (The generic variant fuses as cpu/simd/vec.h's vfmadd does: only
+// where the baseline target has FMA, so on x86-64 it multiplies, then adds.) Two
 // shapes take a dot-product path instead (M == 1 with B transposed, N == 1 with A not
 // transposed): there each element is a fixed-order lane-parallel sum.
 //

@@ -1,16 +1,14 @@
 // In-register transposes of a square of float vectors (the unpack / shuffle network, no
 // gather): the packing step of the GEMM core (Bᵀ panels) and of attention (kᵀ panels).
 //
-// Include inside a FOVEAL_TARGET_* region with FOVEAL_ISA_NS and FOVEAL_VEC_LEVEL (2:
-// AVX2, 3: AVX-512; see cpu/simd/vec.h) defined, after <immintrin.h>.
+//   vtranspose(r)  r[0..kN-1] rows in, columns out: afterwards r[i] holds column i of the
+//                  input, rows in order (kN × kN, on every level of cpu/simd/vec.h)
+//
+// Include where cpu/simd/vec.h may be included (a target region with FOVEAL_ISA_NS and
+// FOVEAL_VEC_LEVEL defined).
 #pragma once
 
-#ifndef FOVEAL_ISA_NS
-#error "define FOVEAL_ISA_NS before including cpu/simd/transpose.h"
-#endif
-#ifndef FOVEAL_VEC_LEVEL
-#error "define FOVEAL_VEC_LEVEL (2 or 3) before including cpu/simd/transpose.h"
-#endif
+#include "cpu/simd/vec.h"
 
 namespace foveal {
 namespace cpu {
@@ -18,6 +16,13 @@ namespace FOVEAL_ISA_NS {
 namespace {
 
 #if FOVEAL_VEC_LEVEL == 3
+// GCC 12 reports the _mm512_undefined_ps() placeholder behind the unpack and shuffle
+// intrinsics as uninitialised where this network inlines into a kernel (a false
+// positive: the placeholder is the unused merge source of an unmasked operation).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 // Rows r[0..15] in, columns out: afterwards r[i] holds column i of the input, rows in order.
 inline void transpose16(__m512 r[16]) {
   __m512 t[16];
@@ -45,6 +50,9 @@ inline void transpose16(__m512 r[16]) {
     r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);  // column 12+i
   }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #elif FOVEAL_VEC_LEVEL == 2
 // Rows r[0..7] in, columns out: afterwards r[i] holds column i of the input, rows in order.
 inline void transpose8(__m256 r[8]) {
@@ -66,9 +74,22 @@ inline void transpose8(__m256 r[8]) {
   }
   for (int i = 0; i < 8; ++i) r[i] = t[i];
 }
-#else
-#error "cpu/simd/transpose.h has AVX2 (2) and AVX-512 (3) levels only"
 #endif
+
+inline void vtranspose(Vf r[kN]) {
+#if FOVEAL_VEC_LEVEL == 3
+  transpose16(r);
+#elif FOVEAL_VEC_LEVEL == 2
+  transpose8(r);
+#else
+  for (int i = 0; i < kN; ++i)
+    for (int j = i + 1; j < kN; ++j) {
+      const float t = r[i].v[j];
+      r[i].v[j] = r[j].v[i];
+      r[j].v[i] = t;
+    }
+#endif
+}
 
 }  // namespace
 }  // namespace FOVEAL_ISA_NS

@@ -19,11 +19,14 @@
 #if FOVEAL_VARIANT_LEVEL == 0 || FOVEAL_X86
 #include "cpu/simd/intrin.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 
+#include "core/check.h"
 #include "core/memory.h"
 #include "core/parallel.h"
 #include "core/rng.h"

@@ -5,15 +5,20 @@
 // translation unit compiles one level, so `#pragma once` is enough; everything lives in an
 // anonymous namespace inside FOVEAL_ISA_NS, so no symbol is shared across levels.
 //
-//   Vf  kN float lanes        Vm  a lane mask
+//   Vf  kN float lanes        Vm  a lane mask        Vi  kN uint32 lanes (counters, bits)
 //
 // Semantics every level shares (so a kernel means the same thing on each):
 //  - vmax(a, b) / vmin(a, b) return b when either is NaN (the x86 rule): write
 //    vmax(bound, x) to let a NaN in x through, vmax(x, bound) to replace it;
 //  - vload_n / vstore_n touch only the first n lanes' memory (never past the end);
-//    vfirst(n) is the mask of those lanes;
+//    vfirst(n) is the mask of those lanes; vload_mask / vstore_mask take such a mask made
+//    once (a loop's invariant tail) and touch only its lanes' memory, reading 0 elsewhere;
+//  - vbits(b) is the mask of the lanes whose bit is set in b (lane e: bit e), mbits(m) the
+//    bits of a mask; vkeep(m, a) is a in m's lanes and +0 in the others;
 //  - vhsum / vhmax reduce the lanes in one fixed order;
-//  - vldexp(p, n) = p·2ⁿ rounded once, for integral n in [-152, 128].
+//  - vldexp(p, n) = p·2ⁿ rounded once, for integral n in [-152, 128];
+//  - Vi arithmetic wraps modulo 2³²; vimulhilo(a, b, &lo) is the high word of the 64-bit
+//    product a·b (lo its low word); vicvt converts lanes read as int32 to float.
 // Results may differ in the last bit between levels (FMA against multiply-then-add), never
 // between runs or thread counts.
 #pragma once
@@ -100,6 +105,29 @@ inline float vhmax(Vf a) {
   return _mm_cvtss_f32(q);
 }
 
+inline Vf vload_mask(const float* p, Vm m) { return _mm512_maskz_loadu_ps(m, p); }
+inline void vstore_mask(float* p, Vf a, Vm m) { _mm512_mask_storeu_ps(p, m, a); }
+inline Vm vbits(uint32_t b) { return static_cast<Vm>(b); }
+inline uint32_t mbits(Vm m) { return m; }
+inline Vf vkeep(Vm m, Vf a) { return _mm512_maskz_mov_ps(m, a); }
+
+using Vi = __m512i;
+inline Vi viset1(uint32_t a) { return _mm512_set1_epi32(static_cast<int>(a)); }
+inline Vi viota(uint32_t a) {  // a, a+1, …, a+15
+  return _mm512_add_epi32(viset1(a), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+inline Vi viadd(Vi a, Vi b) { return _mm512_add_epi32(a, b); }
+inline Vi vixor(Vi a, Vi b) { return _mm512_xor_si512(a, b); }
+inline Vi visrl(Vi a, unsigned n) { return _mm512_srli_epi32(a, n); }
+inline Vf vicvt(Vi a) { return _mm512_cvtepi32_ps(a); }
+// 32×32→64 products of the even lanes and of the odd lanes, then the halves regrouped.
+inline Vi vimulhilo(Vi a, Vi b, Vi* lo) {
+  const __m512i even = _mm512_mul_epu32(a, b);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+  *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
 #elif FOVEAL_VEC_LEVEL == 2
 // ---------------------------------------------------------------- AVX2 + FMA: 8 lanes
 constexpr int kN = 8;
@@ -173,26 +201,62 @@ inline float vhmax(Vf a) {
   return _mm_cvtss_f32(q);
 }
 
+inline Vf vload_mask(const float* p, Vm m) { return _mm256_maskload_ps(p, _mm256_castps_si256(m)); }
+inline void vstore_mask(float* p, Vf a, Vm m) { _mm256_maskstore_ps(p, _mm256_castps_si256(m), a); }
+inline Vm vbits(uint32_t b) {
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(b)), lane_bit), lane_bit));
+}
+inline uint32_t mbits(Vm m) { return static_cast<uint32_t>(_mm256_movemask_ps(m)); }
+inline Vf vkeep(Vm m, Vf a) { return _mm256_and_ps(m, a); }
+
+using Vi = __m256i;
+inline Vi viset1(uint32_t a) { return _mm256_set1_epi32(static_cast<int>(a)); }
+inline Vi viota(uint32_t a) { return _mm256_add_epi32(viset1(a), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+inline Vi viadd(Vi a, Vi b) { return _mm256_add_epi32(a, b); }
+inline Vi vixor(Vi a, Vi b) { return _mm256_xor_si256(a, b); }
+inline Vi visrl(Vi a, unsigned n) { return _mm256_srli_epi32(a, static_cast<int>(n)); }
+inline Vf vicvt(Vi a) { return _mm256_cvtepi32_ps(a); }
+inline Vi vimulhilo(Vi a, Vi b, Vi* lo) {
+  const __m256i even = _mm256_mul_epu32(a, b);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+  *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
 #else
 // ---------------------------------------------------------------- generic: 4 lanes
-// Plain loops over a 4-float struct: the compiler turns them into SSE2 / NEON.
+// GCC/Clang's portable vector extension: whole-vector operations become SSE2 on x86-64 and
+// NEON on arm64 (a struct of four floats was left to the auto-vectoriser, which kept
+// attention's micro-kernel scalar: 3× slower). Lanes read and write as a.v[i]. Multiply
+// and add stay separate where the target has no FMA (ISO C++: no contraction).
 constexpr int kN = 4;
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+typedef uint32_t U4 __attribute__((vector_size(16)));
 struct Vf {
-  float v[kN];
+  F4 v;
 };
 struct Vm {
-  bool m[kN];
+  I4 m;  // −1 (all ones) in a set lane, 0 elsewhere
 };
 
 #define FOVEAL_VEC_MAP(expr)              \
   Vf r;                                   \
   for (int i = 0; i < kN; ++i) r.v[i] = (expr); \
   return r
-#define FOVEAL_MASK_MAP(expr)             \
-  Vm r;                                   \
-  for (int i = 0; i < kN; ++i) r.m[i] = (expr); \
-  return r
 
+inline F4 as_f4(I4 a) {
+  F4 r;
+  std::memcpy(&r, &a, sizeof r);
+  return r;
+}
+inline I4 as_i4(F4 a) {
+  I4 r;
+  std::memcpy(&r, &a, sizeof r);
+  return r;
+}
 inline float fma1(float a, float b, float c) {
 #if defined(__FP_FAST_FMAF)
   return std::fma(a, b, c);
@@ -212,63 +276,69 @@ inline float float_of(uint32_t u) {
 }
 inline float max1(float a, float b) { return a > b ? a : b; }  // b when unordered
 inline float min1(float a, float b) { return a < b ? a : b; }
-inline float pow2i(int k) { return float_of(static_cast<uint32_t>(k + 127) << 23); }
 
-inline Vm vfirst(int64_t n) { FOVEAL_MASK_MAP(i < n); }
-inline Vf vzero() { FOVEAL_VEC_MAP(0.f); }
-inline Vf vset1(float a) { FOVEAL_VEC_MAP(a); }
-inline Vf vload(const float* p) { FOVEAL_VEC_MAP(p[i]); }
-inline void vstore(float* p, Vf a) {
-  for (int i = 0; i < kN; ++i) p[i] = a.v[i];
+inline Vm vfirst(int64_t n) {
+  const int32_t k = n >= kN ? kN : (n > 0 ? static_cast<int32_t>(n) : 0);
+  return {I4{0, 1, 2, 3} < k};
 }
+inline Vf vzero() { return {F4{0.f, 0.f, 0.f, 0.f}}; }
+inline Vf vset1(float a) { return {F4{a, a, a, a}}; }
+inline Vf vload(const float* p) {
+  Vf r;
+  std::memcpy(&r.v, p, sizeof r.v);
+  return r;
+}
+inline void vstore(float* p, Vf a) { std::memcpy(p, &a.v, sizeof a.v); }
 inline Vf vload_n(const float* p, int64_t n, float fill) { FOVEAL_VEC_MAP(i < n ? p[i] : fill); }
 inline void vstore_n(float* p, Vf a, int64_t n) {
   for (int i = 0; i < kN && i < n; ++i) p[i] = a.v[i];
 }
-inline Vf vadd(Vf a, Vf b) { FOVEAL_VEC_MAP(a.v[i] + b.v[i]); }
-inline Vf vsub(Vf a, Vf b) { FOVEAL_VEC_MAP(a.v[i] - b.v[i]); }
-inline Vf vmul(Vf a, Vf b) { FOVEAL_VEC_MAP(a.v[i] * b.v[i]); }
-inline Vf vdiv(Vf a, Vf b) { FOVEAL_VEC_MAP(a.v[i] / b.v[i]); }
-inline Vf vfmadd(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(fma1(a.v[i], b.v[i], c.v[i])); }
-inline Vf vfnmadd(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(fma1(-a.v[i], b.v[i], c.v[i])); }
-inline Vf vfmsub(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(fma1(a.v[i], b.v[i], -c.v[i])); }
-inline Vf vmax(Vf a, Vf b) { FOVEAL_VEC_MAP(max1(a.v[i], b.v[i])); }
-inline Vf vmin(Vf a, Vf b) { FOVEAL_VEC_MAP(min1(a.v[i], b.v[i])); }
-inline Vf vabs(Vf a) { FOVEAL_VEC_MAP(float_of(bits_of(a.v[i]) & 0x7FFFFFFFu)); }
-inline Vf vneg(Vf a) { FOVEAL_VEC_MAP(float_of(bits_of(a.v[i]) ^ 0x80000000u)); }
+inline Vf vadd(Vf a, Vf b) { return {a.v + b.v}; }
+inline Vf vsub(Vf a, Vf b) { return {a.v - b.v}; }
+inline Vf vmul(Vf a, Vf b) { return {a.v * b.v}; }
+inline Vf vdiv(Vf a, Vf b) { return {a.v / b.v}; }
+#if defined(__FP_FAST_FMAF)
+inline Vf vfmadd(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(std::fma(a.v[i], b.v[i], c.v[i])); }
+inline Vf vfnmadd(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(std::fma(-a.v[i], b.v[i], c.v[i])); }
+inline Vf vfmsub(Vf a, Vf b, Vf c) { FOVEAL_VEC_MAP(std::fma(a.v[i], b.v[i], -c.v[i])); }
+#else
+inline Vf vfmadd(Vf a, Vf b, Vf c) { return {a.v * b.v + c.v}; }
+inline Vf vfnmadd(Vf a, Vf b, Vf c) { return {c.v - a.v * b.v}; }  // = (−a)·b + c, bit for bit
+inline Vf vfmsub(Vf a, Vf b, Vf c) { return {a.v * b.v - c.v}; }
+#endif
+inline Vf vmax(Vf a, Vf b) { return {a.v > b.v ? a.v : b.v}; }  // b when unordered
+inline Vf vmin(Vf a, Vf b) { return {a.v < b.v ? a.v : b.v}; }
+inline Vf vabs(Vf a) { return {as_f4(as_i4(a.v) & 0x7FFFFFFF)}; }
+inline Vf vneg(Vf a) { return {as_f4(as_i4(a.v) ^ INT32_MIN)}; }
 inline Vf vsqrt(Vf a) { FOVEAL_VEC_MAP(std::sqrt(a.v[i])); }
-inline Vm vlt(Vf a, Vf b) { FOVEAL_MASK_MAP(a.v[i] < b.v[i]); }
-inline Vm vle(Vf a, Vf b) { FOVEAL_MASK_MAP(a.v[i] <= b.v[i]); }
-inline Vm vgt(Vf a, Vf b) { FOVEAL_MASK_MAP(a.v[i] > b.v[i]); }
-inline Vm vge(Vf a, Vf b) { FOVEAL_MASK_MAP(a.v[i] >= b.v[i]); }
-inline Vm veq(Vf a, Vf b) { FOVEAL_MASK_MAP(a.v[i] == b.v[i]); }
-inline Vm visnan(Vf a) { FOVEAL_MASK_MAP(a.v[i] != a.v[i]); }
-inline Vm mand(Vm a, Vm b) { FOVEAL_MASK_MAP(a.m[i] && b.m[i]); }
-inline Vm mor(Vm a, Vm b) { FOVEAL_MASK_MAP(a.m[i] || b.m[i]); }
-inline Vm mnot(Vm a) { FOVEAL_MASK_MAP(!a.m[i]); }
-inline bool many(Vm a) {
-  bool any = false;
-  for (int i = 0; i < kN; ++i) any = any || a.m[i];
-  return any;
+inline Vm vlt(Vf a, Vf b) { return {a.v < b.v}; }
+inline Vm vle(Vf a, Vf b) { return {a.v <= b.v}; }
+inline Vm vgt(Vf a, Vf b) { return {a.v > b.v}; }
+inline Vm vge(Vf a, Vf b) { return {a.v >= b.v}; }
+inline Vm veq(Vf a, Vf b) { return {a.v == b.v}; }
+inline Vm visnan(Vf a) { return {a.v != a.v}; }
+inline Vm mand(Vm a, Vm b) { return {a.m & b.m}; }
+inline Vm mor(Vm a, Vm b) { return {a.m | b.m}; }
+inline Vm mnot(Vm a) { return {~a.m}; }
+inline bool many(Vm a) { return (a.m[0] | a.m[1] | a.m[2] | a.m[3]) != 0; }
+inline Vf vselect(Vm m, Vf a, Vf b) { return {m.m != 0 ? a.v : b.v}; }
+// nearbyint in the default rounding mode: below 2²³ adding and subtracting 2²³ rounds to
+// an integer (ties to even), from 2²³ on every float is one already (±∞ and NaN pass).
+inline Vf vround(Vf a) {
+  const F4 big = {8388608.f, 8388608.f, 8388608.f, 8388608.f};
+  const F4 m = vabs(a).v;
+  const F4 r = (m + big) - big;
+  return {m < big ? as_f4((as_i4(r) & 0x7FFFFFFF) | (as_i4(a.v) & INT32_MIN)) : a.v};
 }
-inline Vf vselect(Vm m, Vf a, Vf b) { FOVEAL_VEC_MAP(m.m[i] ? a.v[i] : b.v[i]); }
-inline Vf vround(Vf a) { FOVEAL_VEC_MAP(std::nearbyint(a.v[i])); }
+// Two exact power-of-two factors, as the AVX2 level. A NaN exponent (vexp gives one only
+// with a NaN p) counts as 0, so the NaN p comes back as it is.
 inline Vf vldexp(Vf p, Vf n) {
-  Vf r;
-  for (int i = 0; i < kN; ++i) {
-    if (!(n.v[i] == n.v[i])) {  // NaN exponent: only reached with a NaN p
-      r.v[i] = p.v[i] + n.v[i];
-      continue;
-    }
-    const int k = static_cast<int>(n.v[i]);
-    const int k1 = k >> 1;
-    r.v[i] = p.v[i] * pow2i(k1) * pow2i(k - k1);
-  }
-  return r;
+  const I4 k = __builtin_convertvector(n.v == n.v ? n.v : F4{0.f, 0.f, 0.f, 0.f}, I4);
+  const I4 k1 = k >> 1;
+  const I4 k2 = k - k1;
+  return {p.v * as_f4((k1 + 127) << 23) * as_f4((k2 + 127) << 23)};
 }
-inline Vf vcopysign(Vf mag, Vf sgn) {
-  FOVEAL_VEC_MAP(float_of((bits_of(mag.v[i]) & 0x7FFFFFFFu) | (bits_of(sgn.v[i]) & 0x80000000u)));
-}
+inline Vf vcopysign(Vf mag, Vf sgn) { return {as_f4((as_i4(mag.v) & 0x7FFFFFFF) | (as_i4(sgn.v) & INT32_MIN))}; }
 // Dekker's product error without an FMA (Veltkamp split); the arguments the kernels give
 // it are bounded (|a|, |b| < 2^100), so the split cannot overflow.
 inline float prod_err1(float a, float b, float p) {
@@ -284,9 +354,50 @@ inline float prod_err1(float a, float b, float p) {
 inline Vf vprod_err(Vf a, Vf b, Vf p) { FOVEAL_VEC_MAP(prod_err1(a.v[i], b.v[i], p.v[i])); }
 inline float vhsum(Vf a) { return (a.v[0] + a.v[2]) + (a.v[1] + a.v[3]); }
 inline float vhmax(Vf a) { return max1(max1(a.v[0], a.v[2]), max1(a.v[1], a.v[3])); }
+inline Vf vload_mask(const float* p, Vm m) { FOVEAL_VEC_MAP(m.m[i] ? p[i] : 0.f); }
+inline void vstore_mask(float* p, Vf a, Vm m) {
+  for (int i = 0; i < kN; ++i)
+    if (m.m[i]) p[i] = a.v[i];
+}
+inline Vm vbits(uint32_t b) { return {(I4{1, 2, 4, 8} & static_cast<int32_t>(b)) != 0}; }
+inline uint32_t mbits(Vm m) {
+  uint32_t b = 0;
+  for (int i = 0; i < kN; ++i) b |= static_cast<uint32_t>(m.m[i] != 0) << i;
+  return b;
+}
+inline Vf vkeep(Vm m, Vf a) { return {as_f4(as_i4(a.v) & m.m)}; }
+
+struct Vi {
+  U4 v;
+};
+inline Vi viset1(uint32_t a) { return {U4{a, a, a, a}}; }
+inline Vi viota(uint32_t a) { return {U4{a, a + 1, a + 2, a + 3}}; }
+inline Vi viadd(Vi a, Vi b) { return {a.v + b.v}; }
+inline Vi vixor(Vi a, Vi b) { return {a.v ^ b.v}; }
+inline Vi visrl(Vi a, unsigned n) { return {a.v >> n}; }
+inline Vf vicvt(Vi a) {
+  I4 s;
+  std::memcpy(&s, &a.v, sizeof s);
+  return {__builtin_convertvector(s, F4)};
+}
+// As the AVX levels: 32×32→64 products of the even lanes and of the odd lanes (the
+// masked 64-bit multiplies become pmuludq on SSE2), then the halves regrouped.
+inline Vi vimulhilo(Vi a, Vi b, Vi* lo) {
+  typedef uint64_t U2 __attribute__((vector_size(16)));
+  U2 a2, b2;
+  std::memcpy(&a2, &a.v, sizeof a2);
+  std::memcpy(&b2, &b.v, sizeof b2);
+  const U2 low = {0xFFFFFFFFull, 0xFFFFFFFFull};
+  const U2 even = (a2 & low) * (b2 & low);
+  const U2 odd = (a2 >> 32) * (b2 >> 32);
+  const U2 l = (even & low) | (odd << 32), h = (even >> 32) | (odd & ~low);
+  Vi hi;
+  std::memcpy(&lo->v, &l, sizeof l);
+  std::memcpy(&hi.v, &h, sizeof h);
+  return hi;
+}
 
 #undef FOVEAL_VEC_MAP
-#undef FOVEAL_MASK_MAP
 #endif
 
 // ---------------------------------------------------------------- on every level

@@ -27,6 +27,11 @@ namespace {
 // e^x. x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite: ln2 split so n·ln2_hi is exact for
 // |n| < 2^15 without an FMA), e^r by a degree-6 minimax polynomial (relative error 3e-9),
 // then ·2ⁿ with one rounding (vldexp), which also produces subnormals and ∞.
+// The one exp of the CPU kernels, attention's softmax included: it replaced attention's own
+// (Cephes expf's polynomial, flushed to 0 below FLT_MIN on AVX2/generic), measured over
+// every float in [−104, 0] as worst 1.01 ulp against 1.26, correctly rounded 99.2% against
+// 96.5%, subnormal results right, and no slower (0.19 against 0.23 ns per element in
+// attention's exp-and-sum pass on AVX-512, 0.39 against 0.43 on AVX2).
 inline Vf vexp(Vf x) {
   // Below −104 the result rounds to 0, above 89 to ∞; the clamp keeps n in vldexp's
   // range. Operand order lets a NaN through both.

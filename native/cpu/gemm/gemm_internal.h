@@ -1,7 +1,13 @@
-// The ISA variants behind gemm.h: each variant file (gemm.cpp generic, gemm_avx2.cpp,
-// gemm_avx512.cpp) compiles gemm_impl.h for its target and exposes one table of entry
-// points. gemm.cpp picks a table per call (core/dispatch.h) or by a geometry's isa.
+// What gemm.cpp shares with the ISA variants of the GEMM kernels (gemm_generic.cpp,
+// gemm_avx2.cpp, gemm_avx512.cpp: gemm_kernels.inc assembled by cpu/simd/variant.h, which
+// includes this header before the target region). Each variant exposes one table of entry
+// points; gemm.cpp picks a table per call (core/dispatch.h) or by a geometry's isa.
 #pragma once
+
+#include <array>
+#include <atomic>
+#include <thread>
+#include <utility>
 
 #include "cpu/gemm/gemm.h"
 

@@ -1,0 +1,5 @@
+// attention: the generic variant (assembled by cpu/simd/variant.h; rules in core/isa.h).
+#define FOVEAL_VARIANT_HEADER "cpu/attention/attention.h"
+#define FOVEAL_VARIANT_KERNELS "cpu/attention/attention_kernels.inc"
+#define FOVEAL_VARIANT_LEVEL 0
+#include "cpu/simd/variant.h"
