@@ -193,12 +193,6 @@ Napi::Value ScratchCheckProbe(const Napi::CallbackInfo& info) {
   } catch (const std::logic_error& e) {
     said.Set(n++, e.what());
   }
-  try {
-    mem::Scratch<char> outer(mem::Slot::check_probe_a, 64);
-    mem::scratch(mem::slot_index(mem::Slot::check_probe_a), 64);
-  } catch (const std::logic_error& e) {
-    said.Set(n++, e.what());
-  }
   return said;
 #else
   return env.Null();

@@ -14,9 +14,6 @@
 //                                           include it through cpu/simd/variant.h (.inc:
 //                                           included as text into a namespace, never a
 //                                           header of its own)
-// (attention and gemm still build their variants their own way — attention.cpp holds
-// attention's generic variant, attention_kernels.h and gemm_impl.h are its .inc files —
-// until they are brought under this rule.)
 // The whole binary is compiled for the baseline ISA; a variant file switches the target on
 // for its own functions with FOVEAL_TARGET_AVX512_BEGIN / FOVEAL_TARGET_END, so both build
 // routes share one source list and one set of flags (and no per-file flag can be lost).

@@ -399,13 +399,6 @@ const char* slot_owner(Slot s) {
   return "an unnamed owner";
 }
 
-void* scratch(int slot, size_t bytes) {
-#if FOVEAL_CHECK_SCRATCH
-  if (slot >= 0 && slot < kScratchSlots && detail::t_held[slot])
-    detail::nested(slot, "code using the integer API (gemm_impl.h or attention_kernels.h)");
-#endif
-  return detail::scratch_block(slot, bytes);
-}
 
 }  // namespace mem
 }  // namespace foveal

@@ -53,7 +53,7 @@ constexpr int kScratchSlots = 8;
 // owners that share a slot stay distinguishable in the debug check's messages); owners
 // sharing a slot are listed together. A new user of scratch takes a name here.
 //
-//   slot 0: attention_kernels.h's per-thread tile arena (through the integer API), conv's
+//   slot 0: attention's per-thread tile arena (attention_work.inc), conv's
 //           im2col plan, and the partial sums of the reductions (norm, loss, optim, gate,
 //           and the first of elementwise's reduce chain)
 //   slot 1: conv's flipped weights and the generic depthwise dw accumulators, gate's
@@ -63,12 +63,12 @@ constexpr int kScratchSlots = 8;
 //   slot 3: conv's depthwise/direct tables and Winograd dw's Z tile, elementwise's chain
 //   slot 4: conv's packed weights, the end of elementwise's chain
 //   slot 5: conv's packed-B panels
-//   slot 6: gemm's packed B (gemm_impl.h, through the integer API), conv's col tiles
-//   slot 7: gemm's partial sums (gemm_impl.h, integer API), conv's packed dy tile
+//   slot 6: gemm's packed B (gemm_kernels.inc), conv's col tiles
+//   slot 7: gemm's partial sums (gemm_kernels.inc), conv's packed dy tile
 // conv keeps what must survive a gemm() call in slots 0-5 (gemm takes 6 and 7), and uses 6
 // and 7 only in regions that call gemm_packed and the packers, which take no scratch.
 #define FOVEAL_SCRATCH_SLOTS(X)                                                          \
-  X(attention_arena, 0, 1, "attention: the tile arena (attention_kernels.h)")            \
+  X(attention_arena, 0, 1, "attention: the tile arena")            \
   X(conv_plan, 0, 2, "conv: the im2col plan")                                            \
   X(norm_partials, 0, 3, "norm: partial sums")                                           \
   X(loss_partials, 0, 4, "loss: partial sums")                                           \
@@ -85,9 +85,9 @@ constexpr int kScratchSlots = 8;
   X(conv_winograd_z, 3, 15, "conv: Winograd dw's Z tile")                                \
   X(conv_packed_a, 4, 16, "conv: the packed weights")                                    \
   X(conv_packed_b, 5, 17, "conv: packed-B panels")                                       \
-  X(gemm_packed_b, 6, 18, "gemm: packed B (gemm_impl.h)")                                \
+  X(gemm_packed_b, 6, 18, "gemm: packed B")                                \
   X(conv_col, 6, 19, "conv: a col tile")                                                 \
-  X(gemm_partials, 7, 20, "gemm: partial sums (gemm_impl.h)")                            \
+  X(gemm_partials, 7, 20, "gemm: partial sums")                            \
   X(conv_dy, 7, 21, "conv: the packed dy tile")                                          \
   X(check_probe_a, 5, 22, "the scratch check's self-test (binding/info.cpp)")            \
   X(check_probe_b, 5, 23, "the scratch check's self-test (binding/info.cpp)")
@@ -103,17 +103,13 @@ constexpr Slot slot_after(Slot s, int k) { return static_cast<Slot>(static_cast<
 // The owner's description, for messages.
 const char* slot_owner(Slot s);
 
-// The debug check: a Scratch holds its slot until it is destroyed, and asking for a slot
-// that this thread already holds (a kernel asking for a slot that an outer kernel on the
-// same thread still uses: both would get the same buffer) throws std::logic_error naming
-// both owners. On in sanitizer builds (scripts/sanitize.sh) and node-gyp debug builds, or
-// with -DFOVEAL_CHECK_SCRATCH=1; off, a Scratch is a bare pointer.
+// The check: a Scratch holds its slot until it is destroyed, and asking for a slot that
+// this thread already holds (a kernel asking for a slot that an outer kernel on the same
+// thread still uses: both would get the same buffer) throws std::logic_error naming both
+// owners, which the op reports as its error. It costs a thread-local flag per Scratch, so
+// it is always on; -DFOVEAL_CHECK_SCRATCH=0 turns it off.
 #ifndef FOVEAL_CHECK_SCRATCH
-#if defined(_DEBUG) || defined(DEBUG)
 #define FOVEAL_CHECK_SCRATCH 1
-#else
-#define FOVEAL_CHECK_SCRATCH 0
-#endif
 #endif
 
 namespace detail {
@@ -175,14 +171,6 @@ class Scratch {
   bool held_ = false;
 #endif
 };
-
-// The integer API, kept for gemm_impl.h (slots 6, 7) and attention_kernels.h (slot 0),
-// which are being tuned. Note to their owners: with the next edit, take
-// `mem::Scratch<float> packed(mem::Slot::gemm_packed_b, n)` (and gemm_partials,
-// attention_arena) instead, held for as long as the memory is used; then this overload
-// goes. The pointer is valid until the thread asks for the slot again; it holds nothing,
-// but the debug check still throws if a Scratch on this thread holds the slot.
-void* scratch(int slot, size_t bytes);
 
 }  // namespace mem
 }  // namespace foveal

@@ -29,7 +29,7 @@ FOVEAL_REGISTER_KERNEL(kConvKernels);
 // in 0–5 only; 6 and 7 serve as per-thread buffers inside regions that call only
 // gemm_packed and the packers, which use no scratch. Slots 1 and 3 are also
 // conv_kernels.inc's (generic depthwise dw accumulators, depthwise/direct tables), never
-// while the caller holds them here. A debug build checks all of this (FOVEAL_CHECK_SCRATCH).
+// while the caller holds them here. The scratch check (core/memory.h) catches a violation.
 constexpr mem::Slot kSlotPlan = mem::Slot::conv_plan;       // calling thread: the im2col plan, read by the whole region
 constexpr mem::Slot kSlotXform = mem::Slot::conv_xform;     // calling thread: flipped weights, read by the whole region
 constexpr mem::Slot kSlotA = mem::Slot::conv_packed_a;      // calling thread: the packed weights, read by the whole region

@@ -2,7 +2,8 @@
 // examples/serve.js: the server answers while the same process trains (every kernel
 // through the Async twins), within 50 ms at the 99th percentile, and its event loop stays
 // free (perf_hooks.monitorEventLoopDelay). Runs in a child process of its own, so no other
-// test's work lands on its event loop.
+// test's work lands on its event loop; and after the rest of the suite (package.json's test
+// script runs it through ava.latency.config.mjs), so no other test file's work shares the cores.
 const test = require('ava')
 const { execFileSync } = require('child_process')
 const path = require('path')
