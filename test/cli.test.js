@@ -168,10 +168,13 @@ test('predict: a missing picture, a file that is not a PNG, a broken PNG — exi
   await failsWith(t, ['predict', '--model', model, txt], 1, /^foveal predict: \S+digit\.png is not a PNG file \(it does not start with the PNG signature\)\n$/)
   await failsWith(t, ['predict', '--model', model, jpg], 1, /^foveal predict: \S+photo\.png is not a PNG file \(it does not start with the PNG signature; it looks like a JPEG\)\n$/)
   await failsWith(t, ['predict', '--model', model, cut], 1, /^foveal predict: \S+cut\.png is a broken PNG file: /)
-  // Good pictures get as far as the model: a file that is not safetensors, or no fv.io yet.
+  // Good pictures get as far as the model: a file that is not safetensors, one foveal train did not write.
   const ok = path.join(dir, 'ok.png')
   fs.writeFileSync(ok, good)
-  await failsWith(t, ['predict', '--model', model, ok], 1, /^foveal predict: /)
+  await failsWith(t, ['predict', '--model', model, ok], 1, /^foveal predict: readSafetensorsMetadata: "\S+model\.safetensors" is not a valid safetensors file: /)
+  const foreign = path.join(dir, 'foreign.safetensors')
+  fv.io.saveSafetensors(foreign, { w: fv.tensor(new Float32Array(4), [4]) })
+  await failsWith(t, ['predict', '--model', foreign, ok], 1, /^foveal predict: \S+foreign\.safetensors was not written by foveal train: its metadata has no valid foveal\.model\n$/)
 })
 
 test('foveal info and info --json still work', async (t) => {

@@ -2,12 +2,12 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { type CompareRow, compareMarkdown, compareRow } from '../train/compare'
-import { MODEL_NAMES, type ModelName, isModelName } from '../train/models'
+import { MODEL_NAMES, isModelName } from '../train/models'
 import { runName } from '../train/outputs'
 import { reporterFor } from '../train/progress'
 import { trainRun } from '../train/run'
 import { CliError, bool, commandLine, parseFlags, str } from './common'
-import { TRAINING_HELP, TRAINING_OPTIONS, checkAvailable, loadRunData, trainingSettings } from './train'
+import { TRAINING_HELP, TRAINING_OPTIONS, loadRunData, trainingSettings } from './train'
 
 const HELP = `Usage: foveal compare [options]
 
@@ -37,7 +37,6 @@ export async function compare (args: string[]): Promise<number> {
   if (new Set(models).size !== models.length) throw new CliError(`--models lists a model twice: '${str(p, 'models')}'`)
   const s = trainingSettings(p)
   const data = loadRunData(s)
-  checkAvailable(models as ModelName[], s.optimizer)
   const out = s.out ?? path.join('runs', runName('compare'))
   const stream = s.json ? process.stderr : process.stdout
   const rows: CompareRow[] = []
