@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The `foveal` command: a subcommand per job, each with --help. A mistake the user can fix
 // ends the command with one line on stderr (`foveal train: --epochs must be …`) and a
-// non-zero exit: 2 for a wrong command line, 1 for what it points at (missing data, a
-// model this build lacks). FOVEAL_DEBUG=1 adds the stack.
+// non-zero exit: 2 for a wrong command line, 1 for what it points at (missing or malformed
+// data, a file that is not a PNG or not a checkpoint). FOVEAL_DEBUG=1 adds the stack.
 import { bench } from './commands/bench'
 import { CliError } from './commands/common'
 import { compare } from './commands/compare'

@@ -152,6 +152,33 @@ test('foveal train on 200 MNIST images: learns (≥ 80% on 1000 test images) and
   for (const f of ['model.safetensors', 'metrics.json', 'curves.png', 'attention.png']) t.true(fs.existsSync(path.join(out, f)), f)
 })
 
+test('foveal compare: one table row per model, written as compare.md and compare.json, each run in its own folder', async (t) => {
+  const out = path.join(tmpdir(t), 'cmp')
+  const r = await foveal(['compare', '--models', 'cnn,gate', '--limit', '300', '--test-limit', '200', '--epochs', '1', '--out', out])
+  t.is(r.code, 0, r.stderr)
+  const table = r.stdout.split('\n').filter((l) => l.startsWith('|'))
+  t.is(table.length, 4)
+  t.is(table[0], '| model | test accuracy | parameters | epochs | wall time | train img/s | inference img/s |')
+  t.regex(table[2], /^\| cnn +\| +\d+\.\d\d% \| +[\d,]+ \| +1 \| +\d+\.\d s \| +[\d,]+ \| +[\d,]+ \|$/)
+  t.regex(table[3], /^\| gate /)
+  t.regex(r.stdout, new RegExp(`wrote ${out.replace(/[/.]/g, '\\$&')}/compare\\.md\\n$`))
+  const md = fs.readFileSync(path.join(out, 'compare.md'), 'utf8')
+  t.true(md.startsWith('# foveal compare on mnist\n\n`foveal compare --models cnn,gate'))
+  t.true(md.endsWith(table.join('\n') + '\n'))
+  const j = JSON.parse(fs.readFileSync(path.join(out, 'compare.json'), 'utf8'))
+  t.deepEqual(j.settings, { epochs: 1, batchSize: 64, seed: 0, shift: 0, lr: 0.004, schedule: 'onecycle', optimizer: 'adam' })
+  t.deepEqual(j.rows.map((row) => row.model), ['cnn', 'gate'])
+  for (const row of j.rows) {
+    t.deepEqual(Object.keys(row), ['model', 'parameters', 'epochs', 'testAccuracy', 'seconds', 'trainSamplesPerSecond', 'inferenceSamplesPerSecond'])
+    t.true(row.parameters > 1000 && row.testAccuracy >= 0 && row.testAccuracy <= 1 && row.seconds > 0 && row.trainSamplesPerSecond > 0 && row.inferenceSamplesPerSecond > 0)
+    const m = JSON.parse(fs.readFileSync(path.join(out, row.model, 'metrics.json'), 'utf8'))
+    t.is(m.parameters, row.parameters)
+    t.is(m.final.testAccuracy, row.testAccuracy)
+    t.deepEqual(fs.readdirSync(path.join(out, row.model)).sort(), ['attention.png', 'curves.png', 'metrics.json', 'model.safetensors'])
+  }
+  t.true(j.rows[1].parameters > j.rows[0].parameters, 'the gate adds parameters to the same CNN')
+})
+
 test('predict: a missing picture, a file that is not a PNG, a broken PNG — exit 1, one line naming it', async (t) => {
   const dir = tmpdir(t)
   const model = path.join(dir, 'model.safetensors')
@@ -168,10 +195,13 @@ test('predict: a missing picture, a file that is not a PNG, a broken PNG — exi
   await failsWith(t, ['predict', '--model', model, txt], 1, /^foveal predict: \S+digit\.png is not a PNG file \(it does not start with the PNG signature\)\n$/)
   await failsWith(t, ['predict', '--model', model, jpg], 1, /^foveal predict: \S+photo\.png is not a PNG file \(it does not start with the PNG signature; it looks like a JPEG\)\n$/)
   await failsWith(t, ['predict', '--model', model, cut], 1, /^foveal predict: \S+cut\.png is a broken PNG file: /)
-  // Good pictures get as far as the model: a file that is not safetensors, or no fv.io yet.
+  // Good pictures get as far as the model: a file that is not safetensors, one foveal train did not write.
   const ok = path.join(dir, 'ok.png')
   fs.writeFileSync(ok, good)
-  await failsWith(t, ['predict', '--model', model, ok], 1, /^foveal predict: /)
+  await failsWith(t, ['predict', '--model', model, ok], 1, /^foveal predict: readSafetensorsMetadata: "\S+model\.safetensors" is not a valid safetensors file: /)
+  const foreign = path.join(dir, 'foreign.safetensors')
+  fv.io.saveSafetensors(foreign, { w: fv.tensor(new Float32Array(4), [4]) })
+  await failsWith(t, ['predict', '--model', foreign, ok], 1, /^foveal predict: \S+foreign\.safetensors was not written by foveal train: its metadata has no valid foveal\.model\n$/)
 })
 
 test('foveal info and info --json still work', async (t) => {

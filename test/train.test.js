@@ -1,8 +1,10 @@
 'use strict'
-// The training layer behind `foveal train`, driven by a model of the test's own (softmax
-// regression on fv.ops.linear, helpers/linear-model.js) until fv.nn's layers plug in: the
-// loop learns on real MNIST, stops at a target, is repeatable from its seed, reports
-// progress, and a run writes metrics.json, curves.png and attention.png as documented.
+// The training layer behind `foveal train`, driven through its seams by a model of the
+// test's own (softmax regression on fv.ops.linear, helpers/linear-model.js: fast, and what a
+// user's registered model looks like): the loop learns on real MNIST, stops at a target, is
+// repeatable from its seed, reports progress, and a run writes model.safetensors,
+// metrics.json, curves.png and attention.png as documented. The built-in models are
+// checked in train_models.test.js, a real gate run's pictures in train_gate.test.js.
 const test = require('ava')
 const fs = require('fs')
 const os = require('os')
@@ -83,12 +85,13 @@ test('fit: stops at the target accuracy when no epoch count is given; same seed,
   t.not(a.epochs[0].trainLoss, c.epochs[0].trainLoss)
 })
 
-test('trainRun writes runs/<name>/: metrics.json, curves.png, attention.png (and model.safetensors when fv.io exists)', async (t) => {
+test('trainRun writes runs/<name>/: model.safetensors, metrics.json, curves.png, attention.png', async (t) => {
   const dir = path.join(tmpdir(t), 'runs', 'linear-test')
   const lines = []
   const reporter = new LineReporter({ write: (s) => lines.push(s) }, 'linear on mnist')
+  let built = null
   const r = await trainRun({
-    model: 'linear', modelFactory: (s) => linearModel(s), optimizer: sgd, lr: 0.05, data,
+    model: 'linear', modelFactory: (s) => (built = linearModel(s)), optimizer: sgd, lr: 0.05, data,
     fit: { epochs: 2, batchSize: 64, seed: 2 }, outDir: dir, reporter, command: 'foveal train --test'
   })
   t.is(r.dir, dir)
@@ -107,12 +110,16 @@ test('trainRun writes runs/<name>/: metrics.json, curves.png, attention.png (and
   t.true(m.final.samplesPerSecond > 0 && m.final.evalSamplesPerSecond > 0)
   t.deepEqual(fs.readdirSync(dir).sort(), m.files.slice().sort())
   t.true(m.files.includes('curves.png') && m.files.includes('attention.png') && m.files.includes('metrics.json'))
-  if (fv.io && typeof fv.io.saveSafetensors === 'function') {
-    t.true(m.files.includes(RUN_FILES.model))
-  } else {
-    t.regex(m.skipped[RUN_FILES.model], /fv\.io/)
-    t.true(lines.some((l) => /not written: model\.safetensors: fv\.io/.test(l)))
-  }
+  t.true(m.files.includes(RUN_FILES.model))
+  t.deepEqual(m.skipped, {})
+  t.false(lines.some((l) => /not written/.test(l)))
+  // The checkpoint: the model's state dict under its own names, and what `foveal predict` rebuilds it from.
+  const sd = fv.io.loadSafetensors(path.join(dir, RUN_FILES.model))
+  t.deepEqual(Object.keys(sd).sort(), ['fc.bias', 'fc.weight'])
+  t.deepEqual(Array.from(sd['fc.weight'].data), Array.from(built.params[0].value.data), 'the trained weights')
+  const meta = fv.io.readSafetensorsMetadata(path.join(dir, RUN_FILES.model))
+  t.deepEqual(predictCore.checkpointInfo(meta, 'model.safetensors'),
+    { model: 'linear', input: [1, 28, 28], classNames: data.train.classNames, normalization: data.train.normalization })
   // Progress: the plan line, then one line per epoch.
   t.regex(lines[0], /^linear on mnist: 2000 training images in 32 batches of 64, 1000 test images, 7850 parameters/)
   t.is(lines.filter((l) => /^epoch \d\/2 {2}train loss \d\.\d{4} acc \d+\.\d\d% {2}test loss \d\.\d{4} acc \d+\.\d\d% {2}\d+ img\/s {2}\d+\.\d s\n$/.test(l)).length, 2)
@@ -163,17 +170,15 @@ test('attention.png without attention maps draws the plain digits', async (t) =>
   t.true(white > 50)
 })
 
-test('models: known names without fv.nn say what is missing; registerModel plugs a model in', (t) => {
+test('models: the built-in names build; an unknown name is a RangeError; registerModel plugs a model in', (t) => {
   t.deepEqual([...models.MODEL_NAMES], ['cnn', 'gate', 'se', 'cbam', 'nonlocal', 'mha', 'pool'])
+  for (const name of models.MODEL_NAMES) t.true(models.createModel(name, spec()) instanceof fv.nn.Module, name)
   t.throws(() => models.createModel('resnet', spec()), { instanceOf: RangeError, message: /model must be one of cnn, gate, se, cbam, nonlocal, mha, pool, got 'resnet'/ })
-  if (typeof fv.nn.SpatialGate !== 'function') {
-    const err = t.throws(() => models.createModel('gate', spec()), { instanceOf: models.ModelUnavailableError })
-    t.regex(err.message, /^model 'gate' is not available yet: .*fv\.nn\.SpatialGate/)
-    t.regex(models.modelAvailability('gate'), /fv\.nn\.SpatialGate/)
-  }
+  t.throws(() => models.createModel('test-linear', spec()), { instanceOf: RangeError })
   models.registerModel('test-linear', (s) => linearModel(s))
   const m = models.createModel('test-linear', spec())
   t.is(typeof m.forward, 'function')
+  t.is(m.params[0].value.shape[1], 784)
 })
 
 test('countCorrect: argmax per row, the first of equal maxima', (t) => {
@@ -232,9 +237,10 @@ test('predict core: checkpoint metadata checked, pictures to normalised input, p
   t.throws(() => predictCore.checkpointInfo({ ...meta, 'foveal.input': '[1,28]' }, 'm.safetensors'),
     { message: 'm.safetensors was not written by foveal train: its metadata has no valid foveal.input' })
   t.throws(() => predictCore.checkpointInfo({}, 'x'), { message: /no valid foveal\.model/ })
-  if (!(fv.io && typeof fv.io.loadSafetensors === 'function')) {
-    t.throws(() => predictCore.loadCheckpoint('whatever.safetensors'), { message: /fv\.io \(safetensors\) is not available yet/ })
-  }
+  // A safetensors file that foveal train did not write is named as such.
+  const foreign = path.join(tmpdir(t), 'foreign.safetensors')
+  fv.io.saveSafetensors(foreign, { w: fv.tensor(new Float32Array(4), [4]) })
+  t.throws(() => predictCore.loadCheckpoint(foreign), { message: `${foreign} was not written by foveal train: its metadata has no valid foveal.model` })
   // A white picture (blank for MNIST) becomes the normalised background everywhere.
   const blank = predictCore.toModelInput(fv.viz.rgbaImage(40, 30, [255, 255, 255, 255]), info)
   t.is(blank.length, 784)

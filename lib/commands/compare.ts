@@ -2,12 +2,12 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { type CompareRow, compareMarkdown, compareRow } from '../train/compare'
-import { MODEL_NAMES, type ModelName, isModelName } from '../train/models'
+import { MODEL_NAMES, isModelName } from '../train/models'
 import { runName } from '../train/outputs'
 import { reporterFor } from '../train/progress'
 import { trainRun } from '../train/run'
 import { CliError, bool, commandLine, parseFlags, str } from './common'
-import { TRAINING_HELP, TRAINING_OPTIONS, checkAvailable, loadRunData, trainingSettings } from './train'
+import { TRAINING_HELP, TRAINING_OPTIONS, loadRunData, trainingSettings } from './train'
 
 const HELP = `Usage: foveal compare [options]
 
@@ -37,10 +37,10 @@ export async function compare (args: string[]): Promise<number> {
   if (new Set(models).size !== models.length) throw new CliError(`--models lists a model twice: '${str(p, 'models')}'`)
   const s = trainingSettings(p)
   const data = loadRunData(s)
-  checkAvailable(models as ModelName[], s.optimizer)
   const out = s.out ?? path.join('runs', runName('compare'))
   const stream = s.json ? process.stderr : process.stdout
   const rows: CompareRow[] = []
+  let lr = s.lr
   for (const model of models) {
     const reporter = reporterFor(stream, { quiet: s.quiet, title: `${model} on ${data.name}` })
     const r = await trainRun({
@@ -48,10 +48,11 @@ export async function compare (args: string[]): Promise<number> {
       command: commandLine('compare', args)
     })
     rows.push(compareRow(model, r))
+    lr = r.metrics.config.lr // the schedule's default peak when --lr was not given
   }
   const table = compareMarkdown(rows)
   fs.mkdirSync(out, { recursive: true })
-  const record = { command: commandLine('compare', args), data: data.name, settings: { ...s.fit, lr: s.lr ?? null, schedule: s.schedule, optimizer: s.optimizer }, rows }
+  const record = { command: commandLine('compare', args), data: data.name, settings: { ...s.fit, lr, schedule: s.schedule, optimizer: s.optimizer }, rows }
   fs.writeFileSync(path.join(out, 'compare.json'), JSON.stringify(record, null, 2) + '\n')
   fs.writeFileSync(path.join(out, 'compare.md'), `# foveal compare on ${data.name}\n\n\`${record.command}\`\n\n${table}`)
   if (s.json) process.stdout.write(JSON.stringify({ dir: out, ...record }, null, 2) + '\n')

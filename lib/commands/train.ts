@@ -3,8 +3,8 @@ import * as path from 'path'
 import { setNumThreads } from '../info'
 import { type DataSpec, type LoadedData, loadData, parseDataSpec } from '../train/datasets'
 import { type FitOptions } from '../train/loop'
-import { MODEL_INFO, MODEL_NAMES, type ModelName, modelAvailability } from '../train/models'
-import { OPTIMIZER_NAMES, type OptimizerName, optimizerAvailability } from '../train/optimizers'
+import { MODEL_INFO, MODEL_NAMES } from '../train/models'
+import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers'
 import { runName } from '../train/outputs'
 import { pct, reporterFor } from '../train/progress'
 import { trainRun } from '../train/run'
@@ -119,16 +119,6 @@ export function loadRunData (s: TrainingSettings): LoadedData {
   }
 }
 
-/** Fails early, before any training, when a model or the optimizer is not in this build. */
-export function checkAvailable (models: readonly ModelName[], optimizer: OptimizerName): void {
-  for (const m of models) {
-    const why = modelAvailability(m)
-    if (why !== null) throw new CliError(why, 1)
-  }
-  const why = optimizerAvailability(optimizer)
-  if (why !== null) throw new CliError(why, 1)
-}
-
 export async function train (args: string[]): Promise<number> {
   const p = parseFlags('train', args, { ...TRAINING_OPTIONS, model: { type: 'string' } })
   if (bool(p, 'help')) {
@@ -138,7 +128,6 @@ export async function train (args: string[]): Promise<number> {
   const model = choiceFlag(p, 'model', MODEL_NAMES, 'gate')
   const s = trainingSettings(p)
   const data = loadRunData(s)
-  checkAvailable([model], s.optimizer)
   const out = s.out ?? path.join('runs', runName(model))
   const stream = s.json ? process.stderr : process.stdout
   const reporter = reporterFor(stream, { quiet: s.quiet, title: `${model} on ${data.name}` })

@@ -2,6 +2,7 @@
 import * as fs from 'fs'
 import * as path from 'path'
 import { type Dataset } from '../data/dataset'
+import { saveSafetensors } from '../io'
 import { dispose } from '../lifetime'
 import { Tensor } from '../tensor'
 import { curvesPng } from '../viz/curves'
@@ -10,7 +11,6 @@ import { heatmap } from '../viz/heatmap'
 import { type RgbaImage, rgbaImage } from '../viz/image'
 import { encodePng } from '../viz/png'
 import { countCorrect } from './loop'
-import { optionalModule } from './optimizers'
 import { type EpochMetrics, type TrainModel } from './types'
 
 export const RUN_FILES = { model: 'model.safetensors', metrics: 'metrics.json', curves: 'curves.png', attention: 'attention.png' } as const
@@ -34,7 +34,7 @@ export interface RunMetrics {
   final: { epochs: number, stoppedBy: 'epochs' | 'target', trainLoss: number | null, testLoss: number | null,
     testAccuracy: number | null, seconds: number, samplesPerSecond: number, evalSamplesPerSecond: number }
   files: string[]
-  /** Why an output was not written (a checkpoint without fv.io, curves without resvg…). */
+  /** Why an output was not written (a checkpoint of a model without stateDict(), a picture that failed to draw). */
   skipped: Record<string, string>
 }
 
@@ -60,14 +60,11 @@ export function writeCurves (dir: string, epochs: readonly EpochMetrics[], title
 
 /**
  * model.safetensors through fv.io, with the metadata `foveal predict` rebuilds the model
- * from. Returns null when written, else why not (no stateDict, or no fv.io in this build).
+ * from. Returns null when written, else why not (a model of one's own without stateDict()).
  */
 export function saveCheckpoint (file: string, model: TrainModel, metadata: Record<string, string>): string | null {
   if (typeof model.stateDict !== 'function') return 'the model has no stateDict()'
-  const io = optionalModule('io')
-  const save = io?.saveSafetensors as ((f: string, sd: unknown, meta: Record<string, string>) => void) | undefined
-  if (typeof save !== 'function') return 'fv.io (safetensors) is not available in this build of foveal'
-  save(file, model.stateDict(), metadata)
+  saveSafetensors(file, model.stateDict() as Parameters<typeof saveSafetensors>[1], metadata)
   return null
 }
 

@@ -1,6 +1,7 @@
 // `foveal predict`'s core: a trained model back from model.safetensors, pictures turned into
 // its input, classes and probabilities out, and the attention drawn over each picture.
 import { type Dataset } from '../data/dataset'
+import { loadSafetensors, readSafetensorsMetadata } from '../io'
 import { dispose } from '../lifetime'
 import { softmax } from '../ops'
 import { Tensor } from '../tensor'
@@ -8,7 +9,6 @@ import { heatmap } from '../viz/heatmap'
 import { type RgbaImage, resizeArea } from '../viz/image'
 import { toDigit, type DigitOptions } from '../viz/png'
 import { createModel } from './models'
-import { optionalModule } from './optimizers'
 import { type TrainModel } from './types'
 
 /** What a checkpoint's metadata says about the model (written by `foveal train`). */
@@ -39,18 +39,12 @@ export function checkpointInfo (meta: Record<string, string>, file: string): Che
   return { model, input: input as CheckpointInfo['input'], classNames: (classNames as unknown[]).map(String), normalization }
 }
 
-/** The model a checkpoint holds, in evaluation mode. Needs fv.io and the model's fv.nn modules. */
+/** The model a checkpoint holds, in evaluation mode. */
 export function loadCheckpoint (file: string): { model: TrainModel, info: CheckpointInfo } {
-  const io = optionalModule('io')
-  const readMeta = io?.readSafetensorsMetadata as ((f: string) => Record<string, string>) | undefined
-  const load = io?.loadSafetensors as ((f: string) => Record<string, unknown>) | undefined
-  if (typeof readMeta !== 'function' || typeof load !== 'function') {
-    throw new Error(`cannot read ${file}: fv.io (safetensors) is not available yet in this build of foveal`)
-  }
-  const info = checkpointInfo(readMeta(file), file)
+  const info = checkpointInfo(readSafetensorsMetadata(file), file)
   const model = createModel(info.model, { input: info.input, numClasses: info.classNames.length, seed: 0 })
   if (typeof model.loadStateDict !== 'function') throw new Error(`model '${info.model}' cannot load weights (no loadStateDict)`)
-  model.loadStateDict(load(file))
+  model.loadStateDict(loadSafetensors(file))
   model.eval()
   return { model, info }
 }

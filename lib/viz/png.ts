@@ -93,7 +93,9 @@ export interface DigitOptions {
  * - otherwise it is laid over white and its luminance (Rec. 709 weights) read; with
  *   polarity 'auto' the border decides the background: a border brighter than mid-grey
  *   means dark ink on light paper (a scan, a drawing in an editor), so the luminance is
- *   inverted; a dark border means the picture already is MNIST-style.
+ *   inverted; a dark border means the picture already is MNIST-style. With polarity
+ *   'auto' the paper (the border's median) then becomes 0 and the strongest ink 1, as in
+ *   MNIST; an explicit polarity takes the luminance as it is.
  * Then the resize is area-averaging (see resizeArea), so a large photo's thin strokes
  * become grey, as MNIST's anti-aliased digits are, instead of vanishing.
  */
@@ -121,9 +123,28 @@ export function toDigit (img: RgbaImage, opts: DigitOptions = {}): Float32Array 
     if (fromAlpha) ink[i] = data[o + 3] / 255
     else ink[i] = invert ? 1 - lumOverWhite(data, o) : lumOverWhite(data, o)
   }
+  if (!fromAlpha && (opts.polarity ?? 'auto') === 'auto') stretchInk(ink, w, h)
   if (fit === 'stretch') return clamp01(resizeArea(ink, w, h, size, size))
   if (fit === 'pad') return clamp01(placeCentred(ink, w, h, 0, 0, w, h, size, size))
   return fitMnist(ink, w, h, size)
+}
+
+/**
+ * Paper to 0 and the strongest ink to 1, in place: MNIST's digits are ink up to 1 on a
+ * background of exactly 0, and a model trained on them reads grey paper (a photo of a
+ * blackboard, cream paper) as faint ink everywhere. The paper is the median of the border.
+ * Ink that stands out from the paper by less than 0.05 is no ink: the picture goes blank.
+ */
+function stretchInk (ink: Float32Array, w: number, h: number): void {
+  const border: number[] = []
+  for (let x = 0; x < w; x++) border.push(ink[x], ink[(h - 1) * w + x])
+  for (let y = 1; y < h - 1; y++) border.push(ink[y * w], ink[y * w + w - 1])
+  border.sort((a, b) => a - b)
+  const paper = border[Math.floor(border.length / 2)]
+  let peak = 0
+  for (let i = 0; i < ink.length; i++) if (ink[i] > peak) peak = ink[i]
+  const span = peak - paper
+  for (let i = 0; i < ink.length; i++) ink[i] = span < 0.05 ? 0 : Math.min(1, Math.max(0, (ink[i] - paper) / span))
 }
 
 /** Luminance in [0, 1] of pixel o laid over white. */

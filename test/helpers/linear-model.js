@@ -1,5 +1,5 @@
 'use strict'
-// A model the training loop can drive before fv.nn's layers exist: softmax regression
+// A model of the test's own that the training loop drives through its seams: softmax regression
 // (one linear layer over the pixels) on fv.ops.linear, with a plain SGD optimizer. Its
 // "attention" is the input's 4×4-pooled absolute value, so attention.png has maps to draw.
 const fv = require('./fv')
