@@ -147,11 +147,12 @@ test.serial('batchNorm2d (training and eval) and its backward at magnitudes 1e-3
 function attn (t, label, dims, q, k, v, opts, { grads = true } = {}) {
   const { B, Hq, Hkv, Lq, Lk, D, Dv } = dims
   const Q = fv.tensor(q, [B, Hq, Lq, D]); const K = fv.tensor(k, [B, Hkv, Lk, D]); const V = fv.tensor(v, [B, Hkv, Lk, Dv])
-  const r = fv.ops.attention(Q, K, V, opts)
+  const r = fv.ops.attention(Q, K, V, { ...opts, returnWeights: true })
   const e = aref.attention(q, k, v, dims, opts)
-  t.true(noNaN(r.out.data) && noNaN(r.lse.data), `${label}: no NaN in out or lse`)
+  t.true(noNaN(r.out.data) && noNaN(r.lse.data) && noNaN(r.weights.data), `${label}: no NaN in out, lse or weights`)
   assertClose(t, r.out.data, f32(e.out), { rtol: 1e-4, atol: 1e-5 * Math.max(1, maxAbs(v)), label: `${label} out` })
   assertClose(t, r.lse.data, f32(e.lse), { rtol: 1e-6, atol: 1e-5, label: `${label} lse` })
+  assertClose(t, r.weights.data, f32(e.weights), { rtol: 1e-4, atol: 1e-6, label: `${label} weights` })
   const dOut = rand([B, Hq, Lq, Dv], 9)
   const g = fv.ops.attentionBackward(dOut, Q, K, V, r.out, r.lse, opts)
   for (const n of ['dq', 'dk', 'dv']) t.true(noNaN(g[n].data), `${label}: no NaN in ${n}`)
@@ -178,8 +179,8 @@ for (const [Lq, Lk] of [[5, 70], [50, 130]]) {
         const row = rand([Lq, Lk], 5, -1, 1)
         row.data.fill(val, 0, Lk)
         attn(t, `${isa} row 0 all ${val}`, dims, q, k, v, { mask: row })
-        // All scores equal to a finite "−inf": uniform weights (as PyTorch), not 0 and not
-        // Lk times the gradients (the float lse has lost log Lk).
+        // All scores equal to a finite "−inf": uniform weights (as PyTorch), not 0, and
+        // neither weights of 1 nor Lk times the gradients (the float lse has lost log Lk).
         attn(t, `${isa} all ${val}`, dims, q, k, v, { mask: filled([Lq, Lk], val) })
       }
       const one = filled([Lq, Lk], -Infinity)
