@@ -127,7 +127,7 @@ class Checker {
     this.kinds = makeKinds(fv)
     this.bad = makeBadCalls(fv)
     this.golden = {}
-    this.counts = { calls: {}, checks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
+    this.counts = { calls: {}, checks: 0, failedChecks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
     for (const [name, k] of Object.entries(this.kinds)) {
       const first = k.sync()
       const want = k.ref()
@@ -135,6 +135,8 @@ class Checker {
         const off = offFrom(g, want[i])
         if (off) this.fail(`${name} result ${i} differs from the float64 reference: ${off}`)
       })
+      this.counts.checks++
+      if (first.some((g, i) => offFrom(g, want[i]))) this.counts.failedChecks++
       this.golden[name] = first.map((a) => Float32Array.from(a))
     }
   }
@@ -148,10 +150,15 @@ class Checker {
   check (name, how, got) {
     this.count(`${name} ${how}`)
     const want = this.golden[name]
+    let ok = true
     for (let i = 0; i < want.length; i++) {
-      if (!bitEqual(got[i], want[i])) this.fail(`${name} ${how}: result ${i} is not bit-identical to the first: ${offFrom(got[i], want[i], 0, 0)}`)
+      if (!bitEqual(got[i], want[i])) {
+        ok = false
+        this.fail(`${name} ${how}: result ${i} is not bit-identical to the first: ${offFrom(got[i], want[i], 0, 0)}`)
+      }
     }
     this.counts.checks++
+    if (!ok) this.counts.failedChecks++
   }
 
   syncRound () {
@@ -218,14 +225,14 @@ class Checker {
   /** Counts since the last call (what a worker reports), reset. */
   take () {
     const c = this.counts
-    this.counts = { calls: {}, checks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
+    this.counts = { calls: {}, checks: 0, failedChecks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
     return c
   }
 }
 
 function addCounts (into, c) {
   for (const [k, v] of Object.entries(c.calls)) into.calls[k] = (into.calls[k] || 0) + v
-  for (const k of ['checks', 'expectedErrors', 'unexpectedErrors', 'dropped']) into[k] += c[k]
+  for (const k of ['checks', 'failedChecks', 'expectedErrors', 'unexpectedErrors', 'dropped']) into[k] += c[k]
   for (const f of c.failures) if (into.failures.length < 40) into.failures.push(f)
 }
 
@@ -253,7 +260,8 @@ function makeModel (fv) {
       a.opt.zeroGrad()
       const y = a.m.forward(x)
       const off = offFrom(y.data, want, 1e-4, 1e-5)
-      if (off) chk.fail(`nn forward differs from the float64 reference: ${off}`)
+      chk.counts.checks++
+      if (off) { chk.counts.failedChecks++; chk.fail(`nn forward differs from the float64 reference: ${off}`) }
       a.loss.forward(y, target)
       a.m.backward(a.loss.backward())
       a.opt.step()
@@ -265,10 +273,9 @@ function makeModel (fv) {
       await b.opt.stepAsync()
       chk.count('nn Async step')
       const sa = a.m.stateDict(); const sb = b.m.stateDict()
-      for (const k of Object.keys(sa)) {
-        if (!bitEqual(sa[k].data, sb[k].data)) chk.fail(`nn: the sync and Async twins differ in ${k}`)
-      }
+      const differ = Object.keys(sa).filter((k) => !bitEqual(sa[k].data, sb[k].data))
       chk.counts.checks++
+      if (differ.length) { chk.counts.failedChecks++; chk.fail(`nn: the sync and Async twins differ in ${differ.join(', ')}`) }
     }
   }
 }
@@ -336,7 +343,7 @@ async function main () {
   const start = Date.now(); const end = start + durationMs
   const WORKERS = 4
   const heartbeat = new Int32Array(new SharedArrayBuffer(4 * (1 + WORKERS)))
-  const total = { calls: {}, checks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
+  const total = { calls: {}, checks: 0, failedChecks: 0, expectedErrors: 0, unexpectedErrors: 0, dropped: 0, failures: [] }
   const failures = []  // the soak's own (deadlocks, RSS)
   let terminations = 0; let terminatedMidOp = 0; let workerExits = 0
 
@@ -420,7 +427,7 @@ async function main () {
   if (!(rssChange <= 5)) failures.push(`RSS grew ${rssChange.toFixed(2)}% after warm-up (limit 5%)`)
   const ms = (ns) => (ns / 1e6).toFixed(2)
   const allFailures = [...failures, ...total.failures]
-  const ok = allFailures.length === 0 && total.unexpectedErrors === 0
+  const ok = allFailures.length === 0 && total.unexpectedErrors === 0 && total.failedChecks === 0
 
   const out = []
   out.push(`soak: ${minutes} min (warm-up ${(warmupMs / 1000).toFixed(0)} s), node ${process.version}, ${fv.info().isa.active}, ${fv.getNumThreads()} kernel threads, ${WORKERS} workers`)
@@ -430,7 +437,7 @@ async function main () {
   out.push(`dropped promises: ${total.dropped}`)
   out.push(`errors: expected ${total.expectedErrors}, unexpected ${total.unexpectedErrors}`)
   out.push(`workers: ${terminations} terminated (${terminatedMidOp} while their Async batch ran), ${workerExits} exits in all`)
-  out.push(`result checks passed: ${total.checks - total.failures.length} of ${total.checks}`)
+  out.push(`result checks passed: ${total.checks - total.failedChecks} of ${total.checks} (each: a call's every output against the float64 reference or bit for bit against the first)`)
   out.push(`RSS: after warm-up ${mib(rssWarm)}, at end ${mib(rssEnd)}, change ${rssChange >= 0 ? '+' : ''}${rssChange.toFixed(2)}% (limit +5%); pool in use ${mib(fv.info().pool.liveBytes)}`)
   out.push(`event-loop delay after warm-up: p50 ${ms(eld.percentile(50))} ms, p99 ${ms(eld.percentile(99))} ms, max ${ms(eld.max)} ms`)
   for (const f of allFailures) out.push(`FAIL: ${f}`)
