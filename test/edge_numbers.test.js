@@ -57,14 +57,15 @@ test.serial('softmax / logSoftmax and their backwards of ±1e30, ±3e38, tiny, a
   })
 })
 
-test.serial('crossEntropy and its backward of logits ±1e30 (the label at −1e30: loss 2e30) match the reference on every ISA', (t) => {
-  const N = 4; const C = 9
+test.serial('crossEntropy and its backward of logits ±1e30 and ±3e38 (the label at −1e30: loss 2e30) match the reference on every ISA', (t) => {
+  const N = 5; const C = 9
   const x = rand([N, C], 1, -3, 3)
   x.data[0] = 1e30; x.data[1] = -1e30                       // row 0: label 1 sits at −1e30
   for (let c = 0; c < C; c++) x.data[C + c] = -1e30          // row 1: all −1e30 (uniform)
   x.data[2 * C + 3] = -1e30; x.data[2 * C + 4] = 1e-30        // row 2: label 3 at −1e30
   for (let c = 0; c < C; c++) x.data[3 * C + c] = 1e30 * (c % 2 ? 1 : -1)  // row 3: alternating
-  const labels = Int32Array.of(1, 5, 3, 0)
+  for (let c = 0; c < C; c++) x.data[4 * C + c] = c === 0 ? 3e38 : c === 1 ? -3e38 : c  // row 4: gaps of 6e38, a finite loss
+  const labels = Int32Array.of(1, 5, 3, 0, 4)
   forEachIsa((isa) => {
     for (const labelSmoothing of [0, 0.1]) {
       for (const reduction of ['none', 'mean', 'sum']) {
@@ -73,7 +74,7 @@ test.serial('crossEntropy and its backward of logits ±1e30 (the label at −1e3
         const loss = fv.ops.crossEntropy(x, labels, o)
         t.true(noNaN(loss.data), `${label}: no NaN`)
         assertClose(t, loss.data, f32(lref.crossEntropy(x.data, labels, N, C, o)), { label: `${label} loss` })
-        const dy = reduction === 'none' ? fv.tensor(Float32Array.of(1, -2, 0.5, 3), [N]) : 1.5
+        const dy = reduction === 'none' ? fv.tensor(Float32Array.of(1, -2, 0.5, 3, 0.25), [N]) : 1.5
         const g = fv.ops.crossEntropyBackward(dy, x, labels, o)
         const e = lref.crossEntropyBackward(reduction === 'none' ? dy.data : [dy], x.data, labels, N, C, o)
         assertClose(t, g.data, f32(e), { label: `${label} dx` })
