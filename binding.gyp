@@ -17,6 +17,10 @@
         'NAPI_VERSION=8',
         'NAPI_CPP_EXCEPTIONS',
         'NODE_ADDON_API_DISABLE_DEPRECATED',
+        # A worker terminated while it calls into the addon (or while an Async op settles)
+        # can no longer throw into JS: without this node-addon-api turns that failed throw
+        # into a C++ throw out of a noexcept callback, and the whole process aborts.
+        'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
         'FOVEAL_BUILD_ROUTE="node-gyp"',
       ],
       # -O3 and no -ffast-math: kernels must keep NaN/Inf semantics (masked attention rows

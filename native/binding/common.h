@@ -195,18 +195,32 @@ class OpWorker final : public Napi::AsyncWorker {
     allow_waiting_for_pool();  // a libuv thread: waiting for the pool blocks no event loop
     if (!run_catching(*op_, &error_)) SetError(error_.message);
   }
+  // Neither may let an exception out: node-addon-api would turn it into a JS throw, and in
+  // an environment being torn down (a worker terminated while this op ran, its loop run
+  // once more by FreeEnvironment) no JS value can be made, so wrapping the result, then
+  // rejecting with that failure, then the throw itself all fail, and the process aborted
+  // ("terminate called after throwing an instance of 'Napi::Error'"). There nobody can
+  // observe the promise: the op's memory goes back with the op and the pins are dropped.
   void OnOK() override {
     try {
-      deferred_.Resolve(op_->result(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(make_error(Env(), {OpError::kOther, std::string(Op::kName) + ": " + e.what()}).Value());
+      try {
+        deferred_.Resolve(op_->result(Env()));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (const std::exception& e) {
+        deferred_.Reject(make_error(Env(), {OpError::kOther, std::string(Op::kName) + ": " + e.what()}).Value());
+      }
+    } catch (...) {
+      // the environment is going away (above)
     }
     unpin_all(Env(), pins_);
   }
   void OnError(const Napi::Error&) override {
-    deferred_.Reject(make_error(Env(), error_).Value());
+    try {
+      deferred_.Reject(make_error(Env(), error_).Value());
+    } catch (...) {
+      // the environment is going away (above)
+    }
     unpin_all(Env(), pins_);
   }
 
