@@ -130,3 +130,22 @@ test('a result V8 cannot allocate is the op\'s out-of-memory error, not the end 
   t.deepEqual([name, code], ['Error', 'ERR_FOVEAL_OUT_OF_MEMORY'])
   t.regex(message, /^embeddingBackward: out of memory/)
 })
+
+test('a scratch allocation that fails lets go of its slot: the next op on the thread still runs', (t) => {
+  // groupNormBackward's per-(n, c) partials for N·C = 2^32 with S = 0 (every array empty):
+  // 32 GiB of scratch, refused in a process limited to 6 GB of address space.
+  const script = `
+    const { binding } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'native'))})
+    const e = () => new Float32Array(0)
+    const out = []
+    try { binding.groupNormBackward(e(), e(), null, null, null, null, 2 ** 20, 2 ** 12, 0, 1, 1e-5, false); out.push('allocated') }
+    catch (err) { out.push(err.code || err.message) }
+    try { const r = binding.groupNormBackward(new Float32Array(4), new Float32Array([1, 2, 3, 4]), null, null, null, null, 1, 2, 2, 1, 1e-5, false); out.push(r.dx.length) }
+    catch (err) { out.push(err.message) }
+    console.log(JSON.stringify(out))`
+  const r = spawnSync('bash', ['-c', 'ulimit -v 6000000 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 60e3 })
+  t.is(r.status, 0, r.stderr.slice(-500))
+  const [first, second] = JSON.parse(r.stdout)
+  if (first !== 'allocated') t.is(first, 'ERR_FOVEAL_OUT_OF_MEMORY')
+  t.is(second, 4)
+})
