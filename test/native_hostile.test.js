@@ -111,6 +111,15 @@ test('attention: a NaN score makes its row NaN, never a silent zero row', (t) =>
       t.true(Number.isNaN(r.out.data[0]) && Number.isNaN(r.out.data[1]), `${isa}: out row 0 ${r.out.data.slice(0, 2)}`)
       t.true(Number.isNaN(r.lse.data[0]), `${isa}: lse ${r.lse.data[0]}`)
       t.true(Number.isFinite(r.out.data[2]) && Number.isFinite(r.lse.data[1]), isa)
+      // topK too: the NaN is not one of the k, but it is not dropped silently either
+      // (the row had no other key to keep: it was a row of zeros).
+      for (const topK of [1, 2]) {
+        const rk = fv.ops.attention({ data: q, shape: [1, 1, 2, 2] }, { data: k, shape: [1, 1, 2, 2] }, { data: v, shape: [1, 1, 2, 2] }, { topK })
+        t.true(Number.isNaN(rk.out.data[0]) && Number.isNaN(rk.lse.data[0]), `${isa} topK ${topK}: ${rk.out.data.slice(0, 2)}`)
+        const g = fv.ops.attentionBackward({ data: new Float32Array(4).fill(1), shape: [1, 1, 2, 2] }, { data: q, shape: [1, 1, 2, 2] },
+          { data: k, shape: [1, 1, 2, 2] }, { data: v, shape: [1, 1, 2, 2] }, rk.out, rk.lse, { topK })
+        t.true(Number.isNaN(g.dq.data[0]), `${isa} topK ${topK}: dq ${g.dq.data[0]}`)
+      }
     } finally {
       fv.setIsa('auto')
     }
