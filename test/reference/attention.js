@@ -131,8 +131,10 @@ function attentionBackward (dOut, q, k, v, dims, opts = {}) {
     const qi = n * D
     const dP = new Float64Array(Lk)
     let Di = 0
+    // A hidden key (s = −∞) is not in the function: its gradient is 0 even in a NaN row.
+    const skip = (j) => r.P[j] === 0 || r.s[j] === -Infinity
     for (let j = 0; j < Lk; j++) {
-      if (r.P[j] === 0) continue
+      if (skip(j)) continue
       const vj = ((r.b * Hkv + r.g) * Lk + j) * Dv
       let acc = 0
       for (let e = 0; e < Dv; e++) {
@@ -143,7 +145,7 @@ function attentionBackward (dOut, q, k, v, dims, opts = {}) {
       Di += r.P[j] * dP[j]
     }
     for (let j = 0; j < Lk; j++) {
-      if (r.P[j] === 0) continue
+      if (skip(j)) continue
       const dS = r.P[j] * (dP[j] - Di) * scale
       const kj = ((r.b * Hkv + r.g) * Lk + j) * D
       for (let d = 0; d < D; d++) {
