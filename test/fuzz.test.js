@@ -66,3 +66,48 @@ test('every native function survives random arguments (sync and Async)', async (
   t.deepEqual(bad.slice(0, 10), [], `${bad.length} unexpected errors`)
   t.log(`${names.length} functions × ${perFunction} random calls`)
 })
+
+// ---- the property fuzzer (test/fuzz/, `npm run fuzz`): a fixed-seed slice ----
+
+const { spawnSync } = require('node:child_process')
+const path = require('node:path')
+const fv = require('..')
+const { specs } = require('./fuzz/ops')
+
+test('every op of fv.ops and its Async twin has a property spec', (t) => {
+  const names = new Set(specs.map((s) => s.name))
+  const ops = Object.keys(fv.ops).filter((k) => typeof fv.ops[k] === 'function')
+  const missing = ops.filter((k) => !(k.endsWith('Async') ? names.has(k.slice(0, -5)) && !specs.find((s) => s.name === k.slice(0, -5)).noAsync : names.has(k)))
+  t.deepEqual(missing, [])
+  t.deepEqual([...names].filter((n) => typeof fv.ops[n] !== 'function'), [], 'specs of ops that no longer exist')
+  for (const s of specs.filter((x) => x.noAsync)) t.is(typeof fv.ops[s.name + 'Async'], 'undefined', `${s.name} has an Async twin its spec skips`)
+})
+
+// Each part runs in a child process (a crash is the child dying), limited to 6 GB of
+// address space like `npm run fuzz` (huge sizes get the out-of-memory error at once).
+function runPart (script, calls, seed) {
+  const node = [process.execPath, '--expose-gc', path.join(__dirname, 'fuzz', script), '--calls', String(calls), '--seed', String(seed)]
+  const r = process.platform === 'linux'
+    ? spawnSync('bash', ['-c', 'ulimit -v 6000000 && exec "$@"', 'fuzz', ...node], { encoding: 'utf8', timeout: 120e3, maxBuffer: 64 << 20 })
+    : spawnSync(node[0], node.slice(1), { encoding: 'utf8', timeout: 120e3, maxBuffer: 64 << 20 })
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
+  return { status: r.status, signal: r.signal, stderr: r.stderr, result: line ? JSON.parse(line.slice(7)) : null }
+}
+
+test('fixed-seed slice of the op properties: valid cases match the references, invalid ones name the op', (t) => {
+  const { status, signal, stderr, result } = runPart('run-ops.js', 3000, 20261206)
+  t.truthy(result, `no result (exit ${status} ${signal}): ${stderr.slice(-2000)}`)
+  t.deepEqual(result.failures, [], JSON.stringify(result.failures, null, 1).slice(0, 4000))
+  t.true(result.calls >= 2000, `${result.calls} calls`)
+  t.log(`${result.calls} calls over ${result.specs} ops in ${result.seconds} s`)
+})
+
+test('fixed-seed slice of hostile native calls: every native function has a generator and none crashes', (t) => {
+  const { status, signal, stderr, result } = runPart('native.js', 4000, 20261206)
+  t.truthy(result, `no result (exit ${status} ${signal}): ${stderr.slice(-2000)}`)
+  t.deepEqual(result.missingTemplates, [], 'native functions no hostile call reaches')
+  t.deepEqual(result.unreached, [])
+  t.deepEqual(result.failures, [], JSON.stringify(result.failures, null, 1).slice(0, 4000))
+  t.true(result.functions >= 70, `${result.functions} native functions`)
+  t.log(`${result.calls} calls over ${result.functions} native functions in ${result.seconds} s: ${JSON.stringify(result.counts)}`)
+})

@@ -6,27 +6,9 @@ const test = require('ava')
 const fv = require('./helpers/fv')
 const { rand } = require('./helpers/random')
 const { assertBitIdentical } = require('./helpers/check')
+const { permute: refPermute } = require('./reference/layout')
 
 const sh = (s) => `[${s.join(',')}]`
-
-/** y[i] = x[offset of i's permuted index], by index arithmetic alone. */
-function refPermute (x, shape, perm) {
-  const ys = perm.map((a) => shape[a])
-  const xs = []
-  let acc = 1
-  for (let d = shape.length - 1; d >= 0; d--) { xs[d] = acc; acc *= shape[d] }
-  const y = new Float32Array(x.length)
-  for (let i = 0; i < y.length; i++) {
-    let r = i; let off = 0
-    for (let d = ys.length - 1; d >= 0; d--) {
-      const id = r % ys[d]
-      r = Math.floor(r / ys[d])
-      off += id * xs[perm[d]]
-    }
-    y[i] = x[off]
-  }
-  return y
-}
 
 const CASES = [
   [[], []], [[7], [0]], [[3, 5], [1, 0]], [[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 4, 5], [3, 2, 1, 0]],
@@ -72,4 +54,12 @@ test('permute bad arguments name the op and the argument', async (t) => {
   await t.throwsAsync(fv.ops.permuteAsync(x, [2, 2, 0]), { instanceOf: RangeError, message: /permute: dims/ })
   t.throws(() => fv.ops.permute(rand([1, 1, 1, 1, 1, 1, 1, 1, 2], 1), [0, 1, 2, 3, 4, 5, 6, 7, 8]),
     { instanceOf: RangeError, message: /permute: x must be a tensor of rank ≤ 8/ })
+})
+
+test('inversePermutation: anything but an array is a TypeError naming it', (t) => {
+  for (const bad of [undefined, null, 3, '012', { length: 2 }]) {
+    t.throws(() => fv.ops.inversePermutation(bad), { instanceOf: TypeError, message: /^inversePermutation: dims must be a permutation/ })
+  }
+  t.deepEqual(fv.ops.inversePermutation([]), [])
+  t.deepEqual(fv.ops.inversePermutation([2, 0, -2]), [1, 2, 0])
 })

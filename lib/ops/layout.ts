@@ -63,7 +63,7 @@ export function permuteAsync (x: TensorLike, dims: readonly number[], opts?: Per
 
 /** The permutation that undoes dims: permute(permute(x, dims), inversePermutation(dims)) is x. */
 export function inversePermutation (dims: readonly number[]): number[] {
-  const rank = dims.length
+  const rank = Array.isArray(dims) ? dims.length : 0  // not an array: dimsArg's TypeError
   const perm = dimsArg('inversePermutation', dims, rank)
   const inv = new Array<number>(rank)
   perm.forEach((a, d) => { inv[a] = d })

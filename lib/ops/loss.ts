@@ -88,7 +88,7 @@ function dyArg (op: string, dy: unknown, lossShape: readonly number[]) {
 function planCrossEntropy (logits: TensorLike, labels: Int32Array, opts?: CrossEntropyOptions) {
   const op = 'crossEntropy'
   const c = ceCommon(op, logits, labels, opts)
-  const out = outArg(op, 'out', c.o.out, c.lossShape, [['logits', c.X]])
+  const out = outArg(op, 'out', c.o.out, c.lossShape, [['logits', c.X], ['weight', c.W]])
   return {
     args: [c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex,
       c.W?.data ?? null] as [F, Int32Array, FN, number, number, number, number, number, FN],
@@ -101,7 +101,7 @@ function planCrossEntropyBackward (dy: number | TensorLike, logits: TensorLike, 
   const op = 'crossEntropyBackward'
   const c = ceCommon(op, logits, labels, opts)
   const DY = dyArg(op, dy, c.lossShape)
-  const out = outArg(op, 'out', c.o.out, c.X.shape, [['dy', DY], ['logits', c.X]])
+  const out = outArg(op, 'out', c.o.out, c.X.shape, [['dy', DY], ['logits', c.X], ['weight', c.W]])
   return {
     args: [DY.data, c.X.data, c.L, out?.data ?? null, c.N, c.C, REDUCTION_CODE[c.reduction], c.smoothing, c.ignoreIndex,
       c.W?.data ?? null] as [F, F, Int32Array, FN, number, number, number, number, number, FN],

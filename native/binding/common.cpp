@@ -58,6 +58,37 @@ std::string describe(const Napi::Value& v) {
 constexpr size_t kMaxResultElements = v8_typed_array_max_length();
 constexpr size_t kMaxExternalBytes = size_t{1} << 32;
 
+// A result's ArrayBuffer allocated by V8. napi_create_arraybuffer ends the process when V8
+// cannot allocate the memory (v8::ArrayBuffer::New's out-of-memory is fatal), so large
+// ones are made by the ArrayBuffer constructor called as JS, whose failure is a RangeError:
+// that becomes the op's out-of-memory error, before any work is done.
+Napi::ArrayBuffer new_result_buffer(Args& args, size_t bytes) {
+  Napi::Env env = args.env();
+  if (bytes < kSmallResultBytes) return Napi::ArrayBuffer::New(env, bytes);
+  Napi::Value made;
+  try {
+    Napi::Value ctor = env.Global().Get("ArrayBuffer");
+    if (ctor.IsFunction()) made = ctor.As<Napi::Function>().New({Napi::Number::New(env, static_cast<double>(bytes))});
+  } catch (const Napi::Error& e) {
+    Napi::Error err = Napi::Error::New(env, std::string(args.op()) + ": out of memory for a result of " +
+                                                std::to_string(bytes) + " bytes (" + e.Message() + ")");
+    err.Set("code", Napi::String::New(env, "ERR_FOVEAL_OUT_OF_MEMORY"));
+    throw err;
+  }
+  // (A global ArrayBuffer replaced by something else is not trusted.)
+  if (!made.IsEmpty() && made.IsArrayBuffer() && made.As<Napi::ArrayBuffer>().ByteLength() == bytes)
+    return made.As<Napi::ArrayBuffer>();
+  return Napi::ArrayBuffer::New(env, bytes);
+}
+
+// A typed array's first element and length in elements, as they are now.
+bool typed_array_now(napi_env env, napi_value v, void** data, size_t* length) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset = 0;
+  return napi_get_typedarray_info(env, v, &type, length, data, &ab, &offset) == napi_ok;
+}
+
 }  // namespace
 
 Args::Args(const Napi::CallbackInfo& info, const char* op, bool async) : info_(info), op_(op), async_(async) {}
@@ -80,6 +111,7 @@ F32 Args::f32(size_t i, const char* name) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(env(), std::string(op_) + ": " + name + " must be a Float32Array, got " + describe(v));
   auto arr = v.As<Napi::Float32Array>();
+  remember(arr, name);
   F32 out;
   out.data = arr.Data();
   out.length = arr.ElementLength();
@@ -146,6 +178,7 @@ I32 Args::i32(size_t i, const char* name) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     type_error(name, "an Int32Array", v);
   auto arr = v.As<Napi::Int32Array>();
+  remember(arr, name);
   I32 out;
   out.data = arr.Data();
   out.length = arr.ElementLength();
@@ -217,6 +250,23 @@ double Fields::number(const char* key) { return args_.number_value(get(key), key
 
 bool Fields::flag(const char* key) { return args_.flag_value(get(key), key); }
 
+void Args::remember(const Napi::TypedArray& arr, const char* name) {
+  void* data = nullptr;
+  size_t length = 0;
+  typed_array_now(env(), arr, &data, &length);
+  seen_.push_back({arr, data, length, name});
+}
+
+void Args::check_unchanged() const {
+  for (const Seen& s : seen_) {
+    void* data = nullptr;
+    size_t length = 0;
+    if (!typed_array_now(env(), s.value, &data, &length) || length != s.length || (length > 0 && data != s.data))
+      throw Napi::TypeError::New(env(), std::string(op_) + ": " + s.name +
+                                            " was detached while the arguments were read (by a getter of another argument?)");
+  }
+}
+
 void Args::expect_length(const F32& a, int64_t expected) const {
   if (static_cast<int64_t>(a.length) != expected)
     throw Napi::RangeError::New(env(), std::string(op_) + ": " + a.name + " must have " + std::to_string(expected) +
@@ -250,10 +300,10 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
     // Node hands external memory to JS only up to 4 GiB (it goes through a Buffer), and a
     // copy of anything larger would need the memory twice: JS allocates such results
     // itself, up front, and the kernel writes into them as into a caller's `out`. If JS
-    // cannot allocate it, that is a JS RangeError here, before any work. Small results
-    // are V8's too (results.h).
+    // cannot allocate it, that is the op's out-of-memory error here, before any work.
+    // Small results are V8's too (results.h).
     if (bytes >= kMaxExternalBytes || book.prefer_v8(bytes)) {
-      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(args.env(), bytes);
+      Napi::ArrayBuffer ab = new_result_buffer(args, bytes);
       book.tag_v8_result(args.env(), ab);
       Napi::Float32Array arr = Napi::Float32Array::New(args.env(), length_, ab, 0);
       user_ = arr.Data();
@@ -280,13 +330,14 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
 }
 
 float* Output::data() {
-  if (user_) return user_;
+  if (user_ || caller_out_) return user_;  // an empty caller's array may have no data pointer
   if (!block_) block_ = static_cast<float*>(mem::acquire(length_ * sizeof(float)));
   return block_;
 }
 
 Napi::Value Output::to_js(Napi::Env env) {
-  if (user_) return user_ref_.IsEmpty() ? user_local_ : user_ref_.Value();
+  // The caller's array itself, also an empty one (whose data pointer may be null).
+  if (user_ || caller_out_) return user_ref_.IsEmpty() ? user_local_ : user_ref_.Value();
   if (length_ == 0) return Napi::Float32Array::New(env, 0);
   float* block = data();
   const size_t bytes = length_ * sizeof(float);

@@ -39,6 +39,17 @@ struct I32 {
   const char* name = "";
 };
 
+// An array of 4-byte elements that is not a Float32Array (an Int32Array of labels or
+// indices) as an F32 span, so Output::bind can refuse an `out` that shares its memory.
+inline F32 span_of(const I32& a) {
+  F32 s;
+  s.data = reinterpret_cast<float*>(const_cast<int32_t*>(a.data));
+  s.length = a.length;
+  s.present = a.present;
+  s.name = a.name;
+  return s;
+}
+
 // A shape argument: a JS array of at most kMaxShapeRank non-negative safe integers.
 constexpr int kMaxShapeRank = 8;
 struct Shape {
@@ -113,6 +124,14 @@ class Args {
   // The argument must hold exactly `expected` elements (RangeError otherwise).
   void expect_length(const F32& a, int64_t expected) const;
 
+  // Reading an argument can run JS (an array element's getter, a Proxy), and JS can
+  // detach a typed array whose data pointer was taken before. Every typed array read is
+  // remembered (f32 and i32 do it; other readers call remember), and check_unchanged,
+  // called once the op has read all its arguments, throws a TypeError if one no longer
+  // has the data and length it had.
+  void remember(const Napi::TypedArray& arr, const char* name);
+  void check_unchanged() const;
+
   // JS objects an async op must keep alive until it settles, and the ArrayBuffers (by
   // their data) it pins against dispose() meanwhile.
   std::vector<Napi::ObjectReference> take_keep() { return std::move(keep_); }
@@ -123,9 +142,17 @@ class Args {
 
  private:
 
+  struct Seen {
+    napi_value value;
+    const void* data;
+    size_t length;
+    const char* name;
+  };
+
   const Napi::CallbackInfo& info_;
   const char* op_;
   bool async_;
+  std::vector<Seen> seen_;
   std::vector<Napi::ObjectReference> keep_;
   std::vector<void*> pins_;
 };
@@ -243,6 +270,7 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
   Args args(info, Op::kName, false);
   try {
     Op op(args);
+    args.check_unchanged();
     OpError err;
     if (!run_catching(op, &err)) throw make_error(info.Env(), err);
     return op.result(info.Env());
@@ -261,6 +289,7 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   try {
     Args args(info, Op::kName, true);
     auto op = std::make_unique<Op>(args);
+    args.check_unchanged();
     auto* worker = new OpWorker<Op>(env, std::move(op), args.take_keep(), args.take_pins());
     Napi::Promise promise = worker->promise();
     worker->Queue();  // the worker deletes itself once settled

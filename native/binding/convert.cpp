@@ -31,6 +31,7 @@ void u16_arg(Args& a, size_t i, const char* name, U16* out) {
   const Napi::Value v = a.at(i);
   if (!is_u16(v)) throw Napi::TypeError::New(a.env(), std::string(a.op()) + ": " + name + " must be a Uint16Array");
   Napi::Uint16Array arr = v.As<Napi::Uint16Array>();
+  a.remember(arr, name);
   out->data = arr.Data();
   out->length = arr.ElementLength();
   out->ref = Napi::Persistent(arr.As<Napi::Object>());
@@ -102,6 +103,7 @@ class NarrowOp {
       block_.bind(a, 1, "out", static_cast<int64_t>((n_ + 1) / 2), {});
     } else if (is_u16(out)) {
       u16_arg(a, 1, "out", &user_);
+      user_given_ = true;
       if (user_.length != n_)
         throw Napi::RangeError::New(a.env(), std::string(kName) + ": out must have " + std::to_string(n_) +
                                                  " elements for the given sizes, got " + std::to_string(user_.length));
@@ -115,12 +117,13 @@ class NarrowOp {
   }
 
   void run() {
-    p_.dst = user_.data ? user_.data : reinterpret_cast<uint16_t*>(block_.data());
+    p_.dst = user_given_ ? user_.data : reinterpret_cast<uint16_t*>(block_.data());
     cpu::convert_narrow(p_);
   }
 
   Napi::Value result(Napi::Env env) {
-    if (user_.data || n_ == 0) return user_.data ? user_.ref.Value() : Napi::Uint16Array::New(env, 0);
+    // The caller's out itself, even when empty (its data pointer may then be null).
+    if (user_given_ || n_ == 0) return user_given_ ? user_.ref.Value() : Napi::Uint16Array::New(env, 0);
     const Napi::Float32Array f = block_.to_js(env).As<Napi::Float32Array>();
     return Napi::Uint16Array::New(env, n_, f.ArrayBuffer(), f.ByteOffset());
   }
@@ -129,6 +132,7 @@ class NarrowOp {
   cpu::NarrowParams p_{};
   size_t n_ = 0;
   U16 user_;
+  bool user_given_ = false;
   Output block_;
 };
 

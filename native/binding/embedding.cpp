@@ -29,7 +29,8 @@ class EmbeddingOp {
     p_.dim = a.dim(5, "dim");
     expect_indices(a, indices_, p_.n);
     a.expect_length(weight, checked_mul(kName, p_.num, p_.dim));
-    out_.bind(a, 2, "out", checked_mul(kName, p_.n, p_.dim), {&weight});
+    const F32 indices = span_of(indices_);
+    out_.bind(a, 2, "out", checked_mul(kName, p_.n, p_.dim), {&weight, &indices});
     p_.indices = indices_.data;
     p_.weight = weight.data;
   }
@@ -59,7 +60,8 @@ class EmbeddingBackwardOp {
     p_.accumulate = a.flag(7, "accumulate");
     expect_indices(a, indices_, p_.n);
     a.expect_length(dy, checked_mul(kName, p_.n, p_.dim));
-    dw_.bind(a, 2, "out", checked_mul(kName, p_.num, p_.dim), {&dy});
+    const F32 indices = span_of(indices_);
+    dw_.bind(a, 2, "out", checked_mul(kName, p_.num, p_.dim), {&dy, &indices});
     if (p_.accumulate && !dw_.bound()) throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
     p_.dy = dy.data;
     p_.indices = indices_.data;

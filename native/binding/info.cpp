@@ -169,7 +169,9 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   Napi::Value v = info.Length() > 0 ? info[0] : env.Undefined();
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throw Napi::TypeError::New(env, "dispose: data must be a Float32Array");
-  Napi::ArrayBuffer ab = v.As<Napi::TypedArray>().ArrayBuffer();
+  Napi::Value buffer = v.As<Napi::TypedArray>().ArrayBuffer();
+  if (!buffer.IsArrayBuffer()) return Napi::Boolean::New(env, false);  // a SharedArrayBuffer is never foveal's
+  Napi::ArrayBuffer ab = buffer.As<Napi::ArrayBuffer>();
   try {
     return Napi::Boolean::New(env, ResultBook::of(env).dispose(env, ab));
   } catch (const std::exception& e) {

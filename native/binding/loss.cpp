@@ -131,7 +131,8 @@ class CrossEntropyOp {
     a.expect_length(logits, checked_mul(kName, p_.N, p_.C));
     if (static_cast<int64_t>(labels_.length) != p_.N)
       throw Napi::RangeError::New(a.env(), "crossEntropy: labels must have " + std::to_string(p_.N) + " elements");
-    loss_.bind(a, 2, "out", loss_length(p_.reduction, p_.N), {&logits});
+    const F32 labels = span_of(labels_);
+    loss_.bind(a, 2, "out", loss_length(p_.reduction, p_.N), {&logits, &labels, &weight});
     p_.logits = logits.data;
     p_.labels = labels_.data;
   }
@@ -168,7 +169,8 @@ class CrossEntropyBackwardOp {
     a.expect_length(dy, loss_length(p_.reduction, p_.N));
     if (static_cast<int64_t>(labels_.length) != p_.N)
       throw Napi::RangeError::New(a.env(), "crossEntropyBackward: labels must have " + std::to_string(p_.N) + " elements");
-    dx_.bind(a, 3, "out", n, {&dy, &logits});
+    const F32 labels = span_of(labels_);
+    dx_.bind(a, 3, "out", n, {&dy, &logits, &labels, &weight});
     p_.dloss = dy.data;
     p_.logits = logits.data;
     p_.labels = labels_.data;

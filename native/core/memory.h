@@ -132,8 +132,17 @@ class Scratch {
     detail::hold_slot(slot);
     slot_ = slot;
     held_ = true;
-#endif
+    // A constructor that throws runs no destructor: a failed allocation (bad_alloc) lets
+    // go of the slot here, or every later op on this thread would find it held.
+    try {
+      p_ = static_cast<T*>(detail::scratch_block(slot_index(slot), count * sizeof(T)));
+    } catch (...) {
+      reset();
+      throw;
+    }
+#else
     p_ = static_cast<T*>(detail::scratch_block(slot_index(slot), count * sizeof(T)));
+#endif
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;

@@ -65,7 +65,12 @@ function rows (q, k, v, dims, opts = {}) {
           if (opts.causal && j > diag) continue
           let acc = 0
           for (let d = 0; d < D; d++) acc += q[((b * Hq + h) * Lq + i) * D + d] * k[((b * Hkv + g) * Lk + j) * D + d]
-          s[j] = acc * scale + maskAt(opts.mask, dims, b, h, i, j)
+          // opts.float32Scores: the score rounded to float32 as the kernel's is, so one past
+          // float32's range is ±∞ (hidden at −∞) and a tiny q·k lost in the mask ties (the
+          // fuzzer's 'special' values, and topK's choices)
+          s[j] = opts.float32Scores
+            ? Math.fround(Math.fround(acc * scale) + maskAt(opts.mask, dims, b, h, i, j))
+            : acc * scale + maskAt(opts.mask, dims, b, h, i, j)
         }
         if (opts.topK) {
           const vis = []
@@ -131,19 +136,21 @@ function attentionBackward (dOut, q, k, v, dims, opts = {}) {
     const qi = n * D
     const dP = new Float64Array(Lk)
     let Di = 0
+    // A hidden key (s = −∞) is not in the function: its gradient is 0 even in a NaN row.
+    const skip = (j) => r.P[j] === 0 || r.s[j] === -Infinity
     for (let j = 0; j < Lk; j++) {
-      if (r.P[j] === 0) continue
+      if (skip(j)) continue
       const vj = ((r.b * Hkv + r.g) * Lk + j) * Dv
       let acc = 0
       for (let e = 0; e < Dv; e++) {
         acc += dOut[n * Dv + e] * v[vj + e]
-        dv[vj + e] += r.P[j] * Z[j] * dOut[n * Dv + e]
+        if (Z[j] !== 0) dv[vj + e] += r.P[j] * Z[j] * dOut[n * Dv + e]  // dropped: nothing (a select, as the kernel's)
       }
       dP[j] = acc * Z[j]
       Di += r.P[j] * dP[j]
     }
     for (let j = 0; j < Lk; j++) {
-      if (r.P[j] === 0) continue
+      if (skip(j)) continue
       const dS = r.P[j] * (dP[j] - Di) * scale
       const kj = ((r.b * Hkv + r.g) * Lk + j) * D
       for (let d = 0; d < D; d++) {

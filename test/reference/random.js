@@ -46,4 +46,50 @@ function dropoutMask (n, p, seed, from = 0) {
   return keep
 }
 
-module.exports = { philox4x32, dropoutMask, seedKey, STREAM_DROPOUT }
+const STREAM_UNIFORM = 0x756e6966 // "unif"
+const STREAM_NORMAL = 0x6e6f726d // "norm"
+
+// Element i = 64·b + 16·j + l takes word j of counter q = 16·b + l (whole blocks: the last
+// block's words past n still pair with the elements before n in Box–Muller).
+function words (n, seed, stream) {
+  const [k0, k1] = seedKey(seed)
+  const w = new Array(Math.ceil(n / 64) * 64)
+  for (let b = 0; b * 64 < n; b++) {
+    for (let l = 0; l < 16; l++) {
+      const q = 16 * b + l
+      const r = philox4x32(q % 2 ** 32, Math.floor(q / 2 ** 32), 0, stream, k0, k1)
+      for (let j = 0; j < 4; j++) w[64 * b + 16 * j + l] = r[j]
+    }
+  }
+  return w
+}
+
+/** uniform_'s values: 24 random bits per element, lo + (hi − lo)·u rounded to float32, kept below hi. */
+function uniform (n, lo, hi, seed) {
+  const below = (() => { const f = new Float32Array([hi]); const u = new Uint32Array(f.buffer); u[0] += hi > 0 ? -1 : 1; return hi === 0 ? -(2 ** -149) : f[0] })()
+  return Float32Array.from(words(n, seed, STREAM_UNIFORM).slice(0, n), (w) => {
+    const v = Math.fround(lo + (hi - lo) * ((w >>> 8) * 2 ** -24))
+    return v < hi ? v : (hi > lo ? below : lo)
+  })
+}
+
+/** normal_'s values in float64 (Box–Muller in double, as the kernel). */
+function normal (n, mean, std, seed) {
+  const w = words(n, seed, STREAM_NORMAL)
+  const out = new Float64Array(n)
+  for (let b = 0; b * 64 < n; b++) {
+    for (let pair = 0; pair < 2; pair++) {
+      for (let l = 0; l < 16; l++) {
+        const k0 = 64 * b + 32 * pair + l; const k1 = k0 + 16
+        if (k0 >= n) break
+        const u1 = (w[k0] + 1) * 2 ** -32; const u2 = w[k1] * 2 ** -32
+        const r = Math.sqrt(-2 * Math.log(u1)); const th = 2 * Math.PI * u2
+        out[k0] = mean + std * (r * Math.cos(th))
+        if (k1 < n) out[k1] = mean + std * (r * Math.sin(th))
+      }
+    }
+  }
+  return out
+}
+
+module.exports = { philox4x32, dropoutMask, seedKey, STREAM_DROPOUT, uniform, normal }
