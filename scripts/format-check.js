@@ -7,8 +7,7 @@
 //   npm run format:check -- --fix   rewrite the files in place
 //   npm run format:check -- FILE…   only these files
 //
-// Not in .ci/run yet: the tree has not been formatted once (the kernels are being edited),
-// so this reports differences until a pass applies it.
+// .ci/run runs it: native/ is kept formatted.
 const { execFileSync, spawnSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')

@@ -144,7 +144,8 @@ void Args::type_error(const std::string& name, const std::string& expected, cons
 }
 
 void Args::range_error(const std::string& name, const std::string& expected, const Napi::Value& got) const {
-  throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must be " + expected + ", got " + describe(got));
+  throw Napi::RangeError::New(env(),
+                              std::string(op_) + ": " + name + " must be " + expected + ", got " + describe(got));
 }
 
 int64_t Args::integer_value(const Napi::Value& v, const std::string& name, int64_t lo, int64_t hi) const {
@@ -195,7 +196,8 @@ Shape Args::shape(size_t i, const char* name, int max_rank) {
   const Napi::Array arr = v.As<Napi::Array>();
   if (arr.Length() > static_cast<uint32_t>(max_rank))
     throw Napi::RangeError::New(env(), std::string(op_) + ": " + name + " must have at most " +
-                                           std::to_string(max_rank) + " dimensions, got " + std::to_string(arr.Length()));
+                                           std::to_string(max_rank) + " dimensions, got " +
+                                           std::to_string(arr.Length()));
   Shape s;
   s.present = true;
   s.rank = static_cast<int>(arr.Length());
@@ -262,8 +264,9 @@ void Args::check_unchanged() const {
     void* data = nullptr;
     size_t length = 0;
     if (!typed_array_now(env(), s.value, &data, &length) || length != s.length || (length > 0 && data != s.data))
-      throw Napi::TypeError::New(env(), std::string(op_) + ": " + s.name +
-                                            " was detached while the arguments were read (by a getter of another argument?)");
+      throw Napi::TypeError::New(env(),
+                                 std::string(op_) + ": " + s.name +
+                                     " was detached while the arguments were read (by a getter of another argument?)");
   }
 }
 
@@ -290,9 +293,9 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
   if (!out.present) {
     // A result must fit a Float32Array; refuse before any work is done.
     if (length_ > kMaxResultElements)
-      throw Napi::RangeError::New(args.env(), std::string(args.op()) + ": " + name + " would have " +
-                                                  std::to_string(length_) + " elements, more than a Float32Array holds (" +
-                                                  std::to_string(kMaxResultElements) + ")");
+      throw Napi::RangeError::New(
+          args.env(), std::string(args.op()) + ": " + name + " would have " + std::to_string(length_) +
+                          " elements, more than a Float32Array holds (" + std::to_string(kMaxResultElements) + ")");
     if (length_ == 0) return;
     const size_t bytes = length_ * sizeof(float);
     ResultBook& book = ResultBook::of(args.env());
@@ -320,8 +323,8 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
     const auto* ilo = reinterpret_cast<const char*>(in->data);
     const auto* ihi = ilo + in->length * sizeof(float);
     if (lo < ihi && ilo < hi)
-      throw Napi::RangeError::New(args.env(), std::string(args.op()) + ": " + name +
-                                                  " must not share memory with " + in->name);
+      throw Napi::RangeError::New(args.env(),
+                                  std::string(args.op()) + ": " + name + " must not share memory with " + in->name);
   }
   user_ = out.data;
   caller_out_ = true;

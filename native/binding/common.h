@@ -69,7 +69,7 @@ class Args;
 // unwrapped before it: an op reads its Fields before its arrays.
 class Fields {
  public:
-  int64_t dim(const char* key);                               // an integer in [0, 2^53)
+  int64_t dim(const char* key);                              // an integer in [0, 2^53)
   int64_t integer(const char* key, int64_t lo, int64_t hi);  // an integer in [lo, hi]
   double number(const char* key);
   bool flag(const char* key);
@@ -141,7 +141,6 @@ class Args {
   Napi::Value at(size_t i) const { return i < info_.Length() ? info_[i] : info_.Env().Undefined(); }
 
  private:
-
   struct Seen {
     napi_value value;
     const void* data;
@@ -176,18 +175,17 @@ class Output {
 
   // The optional Float32Array at argument `index` (null/undefined: allocate) must hold
   // exactly `length` elements and must not share memory with any of `inputs`.
-  void bind(Args& args, size_t index, const char* name, int64_t length,
-            std::initializer_list<const F32*> inputs);
+  void bind(Args& args, size_t index, const char* name, int64_t length, std::initializer_list<const F32*> inputs);
 
-  float* data();                        // any thread
-  Napi::Value to_js(Napi::Env env);     // JS thread, once
+  float* data();                     // any thread
+  Napi::Value to_js(Napi::Env env);  // JS thread, once
   size_t length() const { return length_; }
   bool bound() const { return caller_out_; }  // writes into the caller's array
 
  private:
   size_t length_ = 0;
   bool caller_out_ = false;
-  float* user_ = nullptr;          // the caller's array, or one V8 allocated for the result
+  float* user_ = nullptr;           // the caller's array, or one V8 allocated for the result
   Napi::ObjectReference user_ref_;  // keeps it alive (Async twins)
   Napi::Value user_local_;          // or a handle does, within a sync call
   float* block_ = nullptr;

@@ -47,7 +47,7 @@ class ConvForwardOpT {
     const F32 bias = a.optional_f32(2, "bias");
     s_ = conv_shape(a, 4);
     relu_ = a.flag(5, "relu");
-    const int64_t big = len4(kName, s_.N, s_.C, s_.H, s_.W);        // the conv's x
+    const int64_t big = len4(kName, s_.N, s_.C, s_.H, s_.W);         // the conv's x
     const int64_t small = len4(kName, s_.N, s_.Cout, s_.OH, s_.OW);  // the conv's y
     a.expect_length(x, kTranspose ? small : big);
     a.expect_length(w, len4(kName, s_.Cout, s_.cin_g(), s_.kh, s_.kw));
@@ -86,7 +86,7 @@ class Conv2dBackwardOpT {
     p_.s = conv_shape(a, 6);
     const bool accumulate = a.flag(7, "accumulate");
     const cpu::ConvShape& s = p_.s;
-    const int64_t big = len4(kName, s.N, s.C, s.H, s.W);       // the conv's x
+    const int64_t big = len4(kName, s.N, s.C, s.H, s.W);         // the conv's x
     const int64_t small = len4(kName, s.N, s.Cout, s.OH, s.OW);  // the conv's y
     const int64_t dy_len = kTranspose ? big : small, x_len = kTranspose ? small : big;
     a.expect_length(dy, dy_len);
@@ -97,7 +97,8 @@ class Conv2dBackwardOpT {
     db_.bind(a, 5, "out.db", kTranspose ? s.C : s.Cout, {&dy, &x, &w});
     // accumulate adds into each gradient given in out; the others are fresh results.
     if (accumulate && !dx_.bound() && !dw_.bound() && !db_.bound())
-      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs at least one of out.dx, out.dw and out.db");
+      throw Napi::RangeError::New(a.env(),
+                                  std::string(kName) + ": accumulate needs at least one of out.dx, out.dw and out.db");
     p_.accumulate_dx = accumulate && dx_.bound();
     p_.accumulate_dw = accumulate && dw_.bound();
     p_.accumulate_db = accumulate && db_.bound();

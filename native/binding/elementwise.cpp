@@ -23,7 +23,8 @@ cpu::BroadcastView plan(Args& a, const Shape& as, const Shape& bs, int64_t* tota
   if (!cpu::broadcast_view(as.d, as.rank, bs.d, bs.rank, &v, out_shape))
     throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": the shapes of a and b do not broadcast");
   if (v.total < 0)
-    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": the broadcast result is too large (more than 2^53 elements)");
+    throw Napi::RangeError::New(a.env(),
+                                std::string(a.op()) + ": the broadcast result is too large (more than 2^53 elements)");
   *total = v.total;
   return v;
 }

@@ -14,7 +14,8 @@ namespace {
 
 void expect_indices(Args& a, const I32& idx, int64_t n) {
   if (static_cast<int64_t>(idx.length) != n)
-    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": indices must have " + std::to_string(n) + " elements");
+    throw Napi::RangeError::New(a.env(),
+                                std::string(a.op()) + ": indices must have " + std::to_string(n) + " elements");
 }
 
 class EmbeddingOp {
@@ -62,7 +63,8 @@ class EmbeddingBackwardOp {
     a.expect_length(dy, checked_mul(kName, p_.n, p_.dim));
     const F32 indices = span_of(indices_);
     dw_.bind(a, 2, "out", checked_mul(kName, p_.num, p_.dim), {&dy, &indices});
-    if (p_.accumulate && !dw_.bound()) throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
+    if (p_.accumulate && !dw_.bound())
+      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
     p_.dy = dy.data;
     p_.indices = indices_.data;
   }

@@ -160,7 +160,8 @@ class ChannelPoolBackwardOp {
     a.expect_length(dy, checked_mul(kName, 2 * p_.N, p_.HW));
     a.expect_length(x, n);
     dx_.bind(a, 2, "out", n, {&dy, &x});
-    if (p_.accumulate && !dx_.bound()) throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
+    if (p_.accumulate && !dx_.bound())
+      throw Napi::RangeError::New(a.env(), std::string(kName) + ": accumulate needs out");
     p_.dy = dy.data;
     p_.x = x.data;
   }

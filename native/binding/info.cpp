@@ -58,8 +58,8 @@ Napi::Object cuda_info(Napi::Env env) {
   o.Set("loaded", s.loaded);
   o.Set("usable", s.usable);
   if (s.runtime_version) {
-    o.Set("runtimeVersion", std::to_string(s.runtime_version / 1000) + "." +
-                                std::to_string((s.runtime_version % 1000) / 10));
+    o.Set("runtimeVersion",
+          std::to_string(s.runtime_version / 1000) + "." + std::to_string((s.runtime_version % 1000) / 10));
   }
   o.Set("reason", s.reason);
   Napi::Array devices = Napi::Array::New(env, s.devices.size());
@@ -134,15 +134,14 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number:
 
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throw Napi::TypeError::New(env, "setIsa: isa must be a string");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "setIsa: isa must be a string");
   const std::string name = info[0].As<Napi::String>();
   Isa isa;
   if (name == "auto") isa = best_isa();
   else if (!parse_isa(name, &isa))
-    throw Napi::RangeError::New(env, "setIsa: isa must be one of auto, generic, neon, avx2, avx512, got '" + name + "'");
-  if (!isa_supported(isa))
-    throw Napi::RangeError::New(env, "setIsa: this CPU does not support " + name);
+    throw Napi::RangeError::New(env,
+                                "setIsa: isa must be one of auto, generic, neon, avx2, avx512, got '" + name + "'");
+  if (!isa_supported(isa)) throw Napi::RangeError::New(env, "setIsa: this CPU does not support " + name);
   set_isa_limit(isa);
   return env.Undefined();
 }
@@ -203,7 +202,8 @@ Napi::Value ScratchCheckProbe(const Napi::CallbackInfo& info) {
 
 Napi::Value IsDetached(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "isDetached: data must be a typed array");
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(env, "isDetached: data must be a typed array");
   bool detached = false;
   if (napi_is_detached_arraybuffer(env, info[0].As<Napi::TypedArray>().ArrayBuffer(), &detached) != napi_ok)
     throw Napi::Error::New(env, "isDetached: napi_is_detached_arraybuffer failed");

@@ -37,7 +37,8 @@ void matmul_batch(Args& a, size_t first, cpu::MatmulParams* p, int64_t* count, i
   *count = *a_count = *b_count = 1;
   for (int d = 0; d < rank; ++d) {
     if ((p->a_batch[d] != 1 && p->a_batch[d] != p->batch[d]) || (p->b_batch[d] != 1 && p->b_batch[d] != p->batch[d]))
-      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": batch dim " + std::to_string(d) + " does not broadcast");
+      throw Napi::RangeError::New(a.env(),
+                                  std::string(a.op()) + ": batch dim " + std::to_string(d) + " does not broadcast");
     *count = checked_mul(a.op(), *count, p->batch[d]);
     *a_count = checked_mul(a.op(), *a_count, p->a_batch[d]);
     *b_count = checked_mul(a.op(), *b_count, p->b_batch[d]);
@@ -97,7 +98,8 @@ class LinearBackwardOp {
     db_.bind(a, 5, "out.db", p_.N, {&dy, &x, &w});
     // accumulate adds into each gradient given in out; the others are fresh results.
     if (accumulate && !dx_.bound() && !dw_.bound() && !db_.bound())
-      throw Napi::RangeError::New(a.env(), "linearBackward: accumulate needs at least one of out.dx, out.dw and out.db");
+      throw Napi::RangeError::New(a.env(),
+                                  "linearBackward: accumulate needs at least one of out.dx, out.dw and out.db");
     p_.accumulate_dx = accumulate && dx_.bound();
     p_.accumulate_dw = accumulate && dw_.bound();
     p_.accumulate_db = accumulate && db_.bound();

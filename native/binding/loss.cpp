@@ -27,7 +27,8 @@ int64_t loss_length(Reduction r, int64_t n) { return r == Reduction::none ? n : 
 
 float smoothing_arg(Args& a, size_t i) {
   const double s = a.number(i, "labelSmoothing");
-  if (!(s >= 0 && s <= 1)) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": labelSmoothing must be in [0, 1]");
+  if (!(s >= 0 && s <= 1))
+    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": labelSmoothing must be in [0, 1]");
   return static_cast<float>(s);
 }
 
@@ -56,7 +57,8 @@ struct BceInputs {
     if (ws.present) a.expect_length(weight, ws.size);
     if (ps.present) a.expect_length(pos_weight, ps.size);
     if (!cpu::bce_view(s.d, s.rank, ws.present ? ws.d : nullptr, ws.rank, ps.present ? ps.d : nullptr, ps.rank, &v))
-      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": weight and posWeight must broadcast to the shape of logits");
+      throw Napi::RangeError::New(a.env(),
+                                  std::string(a.op()) + ": weight and posWeight must broadcast to the shape of logits");
   }
 };
 
@@ -65,7 +67,8 @@ class BceOp {
   static constexpr const char* kName = "bceWithLogits";
 
   explicit BceOp(Args& a) : in_(a, 0) {
-    loss_.bind(a, 4, "out", loss_length(in_.reduction, in_.v.total), {&in_.logits, &in_.target, &in_.weight, &in_.pos_weight});
+    loss_.bind(a, 4, "out", loss_length(in_.reduction, in_.v.total),
+               {&in_.logits, &in_.target, &in_.weight, &in_.pos_weight});
     p_.logits = in_.logits.data;
     p_.target = in_.target.data;
     p_.weight = in_.weight.present ? in_.weight.data : nullptr;
@@ -168,7 +171,8 @@ class CrossEntropyBackwardOp {
     a.expect_length(logits, n);
     a.expect_length(dy, loss_length(p_.reduction, p_.N));
     if (static_cast<int64_t>(labels_.length) != p_.N)
-      throw Napi::RangeError::New(a.env(), "crossEntropyBackward: labels must have " + std::to_string(p_.N) + " elements");
+      throw Napi::RangeError::New(a.env(),
+                                  "crossEntropyBackward: labels must have " + std::to_string(p_.N) + " elements");
     const F32 labels = span_of(labels_);
     dx_.bind(a, 3, "out", n, {&dy, &logits, &labels, &weight});
     p_.dloss = dy.data;

@@ -21,7 +21,8 @@ namespace {
 
 float eps_arg(Args& a, size_t i) {
   const double e = a.number(i, "eps");
-  if (!(e >= 0 && e < 1e30)) throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": eps must be a finite number ≥ 0");
+  if (!(e >= 0 && e < 1e30))
+    throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": eps must be a finite number ≥ 0");
   return static_cast<float>(e);
 }
 
@@ -41,7 +42,8 @@ struct Grads {
     dw.bind(a, first + 1, "out.dweight", params, inputs);
     db.bind(a, first + 2, "out.dbias", params, inputs);
     if (accumulate && !dx.bound() && !dw.bound() && !db.bound())
-      throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": accumulate needs at least one of out.dx, out.dweight and out.dbias");
+      throw Napi::RangeError::New(
+          a.env(), std::string(a.op()) + ": accumulate needs at least one of out.dx, out.dweight and out.dbias");
   }
   template <class P>
   void into(P* p) {
@@ -147,7 +149,8 @@ class BatchNormOp {
     const int64_t n = ncs(a, 6, &p_.N, &p_.C, &p_.S);
     p_.training = a.flag(9, "training");
     const double momentum = a.number(10, "momentum");
-    if (!(momentum >= 0 && momentum <= 1)) throw Napi::RangeError::New(a.env(), "batchNorm2d: momentum must be in [0, 1]");
+    if (!(momentum >= 0 && momentum <= 1))
+      throw Napi::RangeError::New(a.env(), "batchNorm2d: momentum must be in [0, 1]");
     p_.momentum = static_cast<float>(momentum);
     p_.eps = eps_arg(a, 11);
     a.expect_length(x, n);

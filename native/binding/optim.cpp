@@ -35,8 +35,8 @@ void check_tensors(Args& a, std::initializer_list<const F32*> ts, int64_t n) {
   for (auto i = ts.begin(); i != ts.end(); ++i) {
     for (auto j = i + 1; j != ts.end(); ++j) {
       if (overlap(**i, **j))
-        throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": " + (*i)->name + " and " + (*j)->name +
-                                                 " must not share memory");
+        throw Napi::RangeError::New(
+            a.env(), std::string(a.op()) + ": " + (*i)->name + " and " + (*j)->name + " must not share memory");
     }
   }
 }

@@ -25,8 +25,9 @@ class RandomOp {
     const bool ok = kUniform ? std::isfinite(p_.a) && std::isfinite(p_.b) && p_.a <= p_.b
                              : std::isfinite(p_.a) && std::isfinite(p_.b) && p_.b >= 0;
     if (!ok)
-      throw Napi::RangeError::New(a.env(), std::string(kName) + (kUniform ? ": lo and hi must be finite with lo ≤ hi"
-                                                                          : ": mean and std must be finite with std ≥ 0"));
+      throw Napi::RangeError::New(a.env(),
+                                  std::string(kName) + (kUniform ? ": lo and hi must be finite with lo ≤ hi"
+                                                                 : ": mean and std must be finite with std ≥ 0"));
     p_.seed = static_cast<uint64_t>(a.integer(3, "seed", 0, (int64_t{1} << 53) - 1));
     p_.n = static_cast<int64_t>(t.length);
     y_.bind(a, 0, "t", p_.n, {});

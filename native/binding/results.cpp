@@ -18,7 +18,7 @@ struct Loan {
   size_t bytes = 0;
   napi_ref ref = nullptr;  // weak: cleared by V8 when it collects the ArrayBuffer
   std::shared_ptr<ResultBook> book;
-  uint64_t seq = 0;        // when it was lent (the book's count at the time)
+  uint64_t seq = 0;  // when it was lent (the book's count at the time)
 };
 
 namespace {
@@ -102,7 +102,8 @@ bool ResultBook::probe_transfer_moves(napi_env env) {
   bool moves = false;
   napi_value global, ctor, proto, transfer;
   napi_valuetype type = napi_undefined;
-  if (napi_get_global(env, &global) == napi_ok && napi_get_named_property(env, global, "ArrayBuffer", &ctor) == napi_ok &&
+  if (napi_get_global(env, &global) == napi_ok &&
+      napi_get_named_property(env, global, "ArrayBuffer", &ctor) == napi_ok &&
       napi_get_named_property(env, ctor, "prototype", &proto) == napi_ok &&
       napi_get_named_property(env, proto, "transfer", &transfer) == napi_ok &&
       napi_typeof(env, transfer, &type) == napi_ok && type == napi_function) {
@@ -229,7 +230,8 @@ bool ResultBook::dispose(napi_env env, napi_value arraybuffer) {
   const bool loan = loans_.find(data) != loans_.end();
   auto pin = pins_.find(data);
   if (pin != pins_.end()) {
-    if (!pin->second.disposed) ok(napi_create_reference(env, arraybuffer, 1, &pin->second.disposed), "napi_create_reference");
+    if (!pin->second.disposed)
+      ok(napi_create_reference(env, arraybuffer, 1, &pin->second.disposed), "napi_create_reference");
     return loan;
   }
   detach_and_reclaim(env, arraybuffer, data);

@@ -43,12 +43,12 @@ struct Loan;
 class ResultBook {
  public:
   struct Counters {
-    uint64_t lent = 0;               // pool blocks handed to JS
-    uint64_t by_dispose = 0;         // came back through dispose()/tidy
-    uint64_t by_gc = 0;              // came back when V8 collected their ArrayBuffer
-    uint64_t by_finalizer = 0;       // came back from the ArrayBuffer's finaliser
-    uint64_t v8_results = 0;         // results allocated by V8 (small, or past the budget)
-    uint64_t outstanding = 0;        // lent and not back yet
+    uint64_t lent = 0;          // pool blocks handed to JS
+    uint64_t by_dispose = 0;    // came back through dispose()/tidy
+    uint64_t by_gc = 0;         // came back when V8 collected their ArrayBuffer
+    uint64_t by_finalizer = 0;  // came back from the ArrayBuffer's finaliser
+    uint64_t v8_results = 0;    // results allocated by V8 (small, or past the budget)
+    uint64_t outstanding = 0;   // lent and not back yet
     uint64_t outstanding_bytes = 0;
   };
 
@@ -96,11 +96,11 @@ class ResultBook {
     napi_ref disposed = nullptr;  // a strong reference to the ArrayBuffer disposed while pinned
   };
 
-  std::weak_ptr<ResultBook> self_;              // loans hold the book alive past the environment
+  std::weak_ptr<ResultBook> self_;  // loans hold the book alive past the environment
   napi_env env_ = nullptr;
-  bool closed_ = false;                         // the environment is going away: no more N-API
+  bool closed_ = false;  // the environment is going away: no more N-API
   bool reclaim_on_gc_ = true;
-  size_t v8_budget_ = 0;                        // with !reclaim_on_gc_: outstanding bytes before V8 takes over
+  size_t v8_budget_ = 0;  // with !reclaim_on_gc_: outstanding bytes before V8 takes over
   napi_ref canary_ = nullptr;
   std::unordered_map<void*, Loan*> loans_;  // block → its loan, while lent
   std::unordered_map<void*, Pin> pins_;     // ArrayBuffer data → Async ops using it

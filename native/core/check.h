@@ -25,7 +25,7 @@ template <class... Args>
 }  // namespace foveal
 
 // FOVEAL_CHECK(cond, "linear: x has ", n, " elements, expected ", m)
-#define FOVEAL_CHECK(cond, ...)                           \
-  do {                                                    \
+#define FOVEAL_CHECK(cond, ...)                               \
+  do {                                                        \
     if (!(cond)) ::foveal::detail::check_failed(__VA_ARGS__); \
   } while (0)

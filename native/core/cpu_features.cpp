@@ -109,12 +109,24 @@ const CpuFeatures& cpu_features() {
 std::vector<std::string> cpu_feature_names(const CpuFeatures& f) {
   std::vector<std::string> names;
   const std::pair<bool, const char*> all[] = {
-      {f.sse42, "sse4.2"},         {f.avx, "avx"},           {f.avx2, "avx2"},
-      {f.fma, "fma"},              {f.f16c, "f16c"},         {f.bmi1, "bmi1"},
-      {f.bmi2, "bmi2"},            {f.lzcnt, "lzcnt"},         {f.popcnt, "popcnt"},         {f.avx512f, "avx512f"},
-      {f.avx512bw, "avx512bw"},    {f.avx512vl, "avx512vl"}, {f.avx512dq, "avx512dq"},
-      {f.avx512cd, "avx512cd"},    {f.avx512vnni, "avx512vnni"},
-      {f.avx512bf16, "avx512bf16"}, {f.amx, "amx"},          {f.neon, "neon"},
+      {f.sse42, "sse4.2"},
+      {f.avx, "avx"},
+      {f.avx2, "avx2"},
+      {f.fma, "fma"},
+      {f.f16c, "f16c"},
+      {f.bmi1, "bmi1"},
+      {f.bmi2, "bmi2"},
+      {f.lzcnt, "lzcnt"},
+      {f.popcnt, "popcnt"},
+      {f.avx512f, "avx512f"},
+      {f.avx512bw, "avx512bw"},
+      {f.avx512vl, "avx512vl"},
+      {f.avx512dq, "avx512dq"},
+      {f.avx512cd, "avx512cd"},
+      {f.avx512vnni, "avx512vnni"},
+      {f.avx512bf16, "avx512bf16"},
+      {f.amx, "amx"},
+      {f.neon, "neon"},
   };
   for (const auto& [present, name] : all)
     if (present) names.emplace_back(name);

@@ -22,12 +22,12 @@ struct Device {
 };
 
 struct Status {
-  std::string library;       // the path looked for (or opened)
-  bool built = false;        // the file exists
-  bool loaded = false;       // dlopen and every symbol succeeded, and the ABI matches
-  bool usable = false;       // loaded, and at least one device answered
-  int runtime_version = 0;   // CUDART_VERSION the library was built with
-  std::string reason;        // why not loaded/usable, in words a user can act on
+  std::string library;      // the path looked for (or opened)
+  bool built = false;       // the file exists
+  bool loaded = false;      // dlopen and every symbol succeeded, and the ABI matches
+  bool usable = false;      // loaded, and at least one device answered
+  int runtime_version = 0;  // CUDART_VERSION the library was built with
+  std::string reason;       // why not loaded/usable, in words a user can act on
   std::vector<Device> devices;
 };
 

@@ -17,8 +17,7 @@ Isa initial_limit() {
   if (!env || !*env || std::string(env) == "auto") return best_isa();
   Isa isa;
   if (!parse_isa(env, &isa)) {
-    g_env_note = std::string("FOVEAL_ISA='") + env +
-                 "' was ignored: expected auto, generic, neon, avx2 or avx512";
+    g_env_note = std::string("FOVEAL_ISA='") + env + "' was ignored: expected auto, generic, neon, avx2 or avx512";
     return best_isa();
   }
   if (!isa_supported(isa)) {
@@ -76,11 +75,10 @@ bool isa_supported(Isa isa) {
     case Isa::generic: return true;
     case Isa::neon: return FOVEAL_ARM64 && f.neon;
     // Everything FOVEAL_TARGETS_AVX2 lets the compiler use (bmi2's shlx/pdep included).
-    case Isa::avx2: return FOVEAL_X86 && f.avx2 && f.fma && f.f16c && f.bmi1 && f.bmi2 && f.lzcnt &&
-                            f.popcnt;
+    case Isa::avx2: return FOVEAL_X86 && f.avx2 && f.fma && f.f16c && f.bmi1 && f.bmi2 && f.lzcnt && f.popcnt;
     case Isa::avx512:
-      return FOVEAL_X86 && isa_supported(Isa::avx2) && f.avx512f && f.avx512bw && f.avx512vl &&
-             f.avx512dq && f.avx512cd;
+      return FOVEAL_X86 && isa_supported(Isa::avx2) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq &&
+             f.avx512cd;
   }
   return false;
 }

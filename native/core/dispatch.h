@@ -67,21 +67,20 @@ void register_kernel(const char* name, std::vector<std::string> (*built)(), std:
 }  // namespace foveal
 
 // FOVEAL_REGISTER_KERNEL(table): after `static const Kernel<F> table{...};` in a .cpp file.
-#define FOVEAL_REGISTER_KERNEL(table)                                                  \
-  static const bool table##_registered_ = [] {                                         \
-    ::foveal::detail::register_kernel(                                                 \
-        (table).name,                                                                  \
-        [] {                                                                           \
-          std::vector<std::string> b{"generic"};                                       \
-          if ((table).neon) b.emplace_back("neon");                                    \
-          if ((table).avx2) b.emplace_back("avx2");                                    \
-          if ((table).avx512) b.emplace_back("avx512");                                \
-          return b;                                                                    \
-        },                                                                             \
-        [] {                                                                           \
-          ::foveal::Isa isa;                                                           \
-          (table).pick(&isa);                                                          \
-          return std::string(::foveal::isa_name(isa));                                 \
-        });                                                                            \
-    return true;                                                                       \
+#define FOVEAL_REGISTER_KERNEL(table)                                                 \
+  static const bool table##_registered_ = [] {                                        \
+    ::foveal::detail::register_kernel((table).name,                                   \
+                                      [] {                                            \
+                                        std::vector<std::string> b{"generic"};        \
+                                        if ((table).neon) b.emplace_back("neon");     \
+                                        if ((table).avx2) b.emplace_back("avx2");     \
+                                        if ((table).avx512) b.emplace_back("avx512"); \
+                                        return b;                                     \
+                                      },                                              \
+                                      [] {                                            \
+                                        ::foveal::Isa isa;                            \
+                                        (table).pick(&isa);                           \
+                                        return std::string(::foveal::isa_name(isa));  \
+                                      });                                             \
+    return true;                                                                      \
   }()

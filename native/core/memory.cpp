@@ -118,9 +118,9 @@ struct Arena {
 struct Pool {
   std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free;  // size class → cached blocks, last freed on top
-  std::unordered_map<uintptr_t, Arena> arenas;         // arena base → arena
-  std::unordered_map<size_t, uintptr_t> carving;       // size class → the arena with slots never used
-  std::map<uintptr_t, size_t> mappings;                // every huge-page mapping: start → bytes
+  std::unordered_map<uintptr_t, Arena> arenas;          // arena base → arena
+  std::unordered_map<size_t, uintptr_t> carving;        // size class → the arena with slots never used
+  std::map<uintptr_t, size_t> mappings;                 // every huge-page mapping: start → bytes
   Stats st{0, 0, default_limit(), 0, 0, 0};
 
   static uintptr_t arena_base(const void* block) {
@@ -153,8 +153,7 @@ struct Pool {
   void drop_arena(uintptr_t base) {
     Arena& a = arenas[base];
     auto& list = free[a.cls];
-    list.erase(std::remove_if(list.begin(), list.end(), [base](void* b) { return arena_base(b) == base; }),
-               list.end());
+    list.erase(std::remove_if(list.begin(), list.end(), [base](void* b) { return arena_base(b) == base; }), list.end());
     st.cached_bytes -= static_cast<size_t>(a.carved) * a.cls;
     st.mapped_bytes -= kHuge;
     auto c = carving.find(a.cls);
@@ -391,14 +390,12 @@ void release_slot(Slot s) noexcept { t_held[slot_index(s)] = false; }
 const char* slot_owner(Slot s) {
   switch (static_cast<int>(s) / kScratchSlots) {  // the owner's id (slot_after keeps it)
 #define FOVEAL_SCRATCH_SLOT_NAME(name, slot, id, what) \
-  case id:                                             \
-    return what;
+  case id: return what;
     FOVEAL_SCRATCH_SLOTS(FOVEAL_SCRATCH_SLOT_NAME)
 #undef FOVEAL_SCRATCH_SLOT_NAME
   }
   return "an unnamed owner";
 }
-
 
 }  // namespace mem
 }  // namespace foveal

@@ -67,29 +67,29 @@ constexpr int kScratchSlots = 8;
 //   slot 7: gemm's partial sums (gemm_kernels.inc), conv's packed dy tile
 // conv keeps what must survive a gemm() call in slots 0-5 (gemm takes 6 and 7), and uses 6
 // and 7 only in regions that call gemm_packed and the packers, which take no scratch.
-#define FOVEAL_SCRATCH_SLOTS(X)                                                          \
-  X(attention_arena, 0, 1, "attention: the tile arena")            \
-  X(conv_plan, 0, 2, "conv: the im2col plan")                                            \
-  X(norm_partials, 0, 3, "norm: partial sums")                                           \
-  X(loss_partials, 0, 4, "loss: partial sums")                                           \
-  X(optim_partials, 0, 5, "optim: the norm's partial sums")                              \
-  X(gate_partials, 0, 6, "gate: per-chunk partial sums")                                 \
-  X(elementwise_reduce, 0, 7, "elementwise: the reduce chain (slots 0-4)")               \
-  X(conv_xform, 1, 8, "conv: the flipped weights")                                       \
-  X(conv_depthwise_acc, 1, 9, "conv: the generic depthwise dw accumulators")             \
-  X(gate_rows, 1, 10, "gate: a block's rows")                                            \
-  X(loss_rows, 1, 11, "loss: per-row sums")                                              \
-  X(pool_rows, 2, 12, "pool: column tables and argmax rows")                             \
-  X(gate_acc, 2, 13, "gate: per-channel accumulators")                                   \
-  X(conv_tables, 3, 14, "conv: the depthwise/direct tables")                             \
-  X(conv_winograd_z, 3, 15, "conv: Winograd dw's Z tile")                                \
-  X(conv_packed_a, 4, 16, "conv: the packed weights")                                    \
-  X(conv_packed_b, 5, 17, "conv: packed-B panels")                                       \
-  X(gemm_packed_b, 6, 18, "gemm: packed B")                                \
-  X(conv_col, 6, 19, "conv: a col tile")                                                 \
-  X(gemm_partials, 7, 20, "gemm: partial sums")                            \
-  X(conv_dy, 7, 21, "conv: the packed dy tile")                                          \
-  X(check_probe_a, 5, 22, "the scratch check's self-test (binding/info.cpp)")            \
+#define FOVEAL_SCRATCH_SLOTS(X)                                               \
+  X(attention_arena, 0, 1, "attention: the tile arena")                       \
+  X(conv_plan, 0, 2, "conv: the im2col plan")                                 \
+  X(norm_partials, 0, 3, "norm: partial sums")                                \
+  X(loss_partials, 0, 4, "loss: partial sums")                                \
+  X(optim_partials, 0, 5, "optim: the norm's partial sums")                   \
+  X(gate_partials, 0, 6, "gate: per-chunk partial sums")                      \
+  X(elementwise_reduce, 0, 7, "elementwise: the reduce chain (slots 0-4)")    \
+  X(conv_xform, 1, 8, "conv: the flipped weights")                            \
+  X(conv_depthwise_acc, 1, 9, "conv: the generic depthwise dw accumulators")  \
+  X(gate_rows, 1, 10, "gate: a block's rows")                                 \
+  X(loss_rows, 1, 11, "loss: per-row sums")                                   \
+  X(pool_rows, 2, 12, "pool: column tables and argmax rows")                  \
+  X(gate_acc, 2, 13, "gate: per-channel accumulators")                        \
+  X(conv_tables, 3, 14, "conv: the depthwise/direct tables")                  \
+  X(conv_winograd_z, 3, 15, "conv: Winograd dw's Z tile")                     \
+  X(conv_packed_a, 4, 16, "conv: the packed weights")                         \
+  X(conv_packed_b, 5, 17, "conv: packed-B panels")                            \
+  X(gemm_packed_b, 6, 18, "gemm: packed B")                                   \
+  X(conv_col, 6, 19, "conv: a col tile")                                      \
+  X(gemm_partials, 7, 20, "gemm: partial sums")                               \
+  X(conv_dy, 7, 21, "conv: the packed dy tile")                               \
+  X(check_probe_a, 5, 22, "the scratch check's self-test (binding/info.cpp)") \
   X(check_probe_b, 5, 23, "the scratch check's self-test (binding/info.cpp)")
 
 enum class Slot : uint16_t {
@@ -115,7 +115,7 @@ const char* slot_owner(Slot s);
 namespace detail {
 void* scratch_block(int slot, size_t bytes);
 #if FOVEAL_CHECK_SCRATCH
-void hold_slot(Slot s);      // throws std::logic_error if this thread holds the slot
+void hold_slot(Slot s);  // throws std::logic_error if this thread holds the slot
 void release_slot(Slot s) noexcept;
 #endif
 }  // namespace detail

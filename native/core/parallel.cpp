@@ -261,9 +261,9 @@ class ThreadPool {
   std::atomic<int> threads_{0};
   std::atomic<uint32_t> job_id_{0};
 
-  std::atomic<int> pending_{0};    // Kind::all: workers yet to check in
+  std::atomic<int> pending_{0};     // Kind::all: workers yet to check in
   std::atomic<uint64_t> entry_{0};  // Kind::join: job id << 32 | closed bit | workers inside
-  uint32_t join_id_ = 0;           // under region_mu_
+  uint32_t join_id_ = 0;            // under region_mu_
 
   std::mutex error_mu_;
   std::exception_ptr error_;
@@ -302,8 +302,8 @@ int num_threads() { return setting().load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
   if (n < 1 || n > kMaxThreads)
-    throw std::invalid_argument("setNumThreads: n must be an integer from 1 to " +
-                                std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+    throw std::invalid_argument("setNumThreads: n must be an integer from 1 to " + std::to_string(kMaxThreads) +
+                                ", got " + std::to_string(n));
   setting().store(n, std::memory_order_relaxed);
   pool().resize(n);
 }

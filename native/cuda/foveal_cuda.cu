@@ -52,8 +52,8 @@ int foveal_cuda_device_count(char* err, size_t err_len) {
   return count;
 }
 
-int foveal_cuda_device_info(int device, char* name, size_t name_len, int* cc_major, int* cc_minor,
-                            size_t* total_mem, char* err, size_t err_len) {
+int foveal_cuda_device_info(int device, char* name, size_t name_len, int* cc_major, int* cc_minor, size_t* total_mem,
+                            char* err, size_t err_len) {
   cudaDeviceProp prop;
   const cudaError_t e = cudaGetDeviceProperties(&prop, device);
   if (e != cudaSuccess) {
@@ -70,8 +70,7 @@ int foveal_cuda_device_info(int device, char* name, size_t name_len, int* cc_maj
   return 0;
 }
 
-int foveal_cuda_axpy(int device, float a, const float* x, float* y, int64_t n, char* err,
-                     size_t err_len) {
+int foveal_cuda_axpy(int device, float a, const float* x, float* y, int64_t n, char* err, size_t err_len) {
   if (n < 0 || (n > 0 && (!x || !y))) {
     if (err && err_len) std::snprintf(err, err_len, "foveal_cuda_axpy: invalid arguments");
     return -1;
@@ -85,15 +84,18 @@ int foveal_cuda_axpy(int device, float a, const float* x, float* y, int64_t n, c
   int rc = -1;
   if ((e = cudaMalloc(&dx, bytes)) != cudaSuccess) set_err(err, err_len, "cudaMalloc failed", e);
   else if ((e = cudaMalloc(&dy, bytes)) != cudaSuccess) set_err(err, err_len, "cudaMalloc failed", e);
-  else if ((e = cudaMemcpy(dx, x, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) set_err(err, err_len, "cudaMemcpy failed", e);
-  else if ((e = cudaMemcpy(dy, y, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) set_err(err, err_len, "cudaMemcpy failed", e);
+  else if ((e = cudaMemcpy(dx, x, bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+    set_err(err, err_len, "cudaMemcpy failed", e);
+  else if ((e = cudaMemcpy(dy, y, bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+    set_err(err, err_len, "cudaMemcpy failed", e);
   else {
     const int threads = 256;
     const int64_t want = (n + threads - 1) / threads;
     const int blocks = static_cast<int>(want < 65535 ? want : 65535);
     axpy_kernel<<<blocks, threads>>>(a, dx, dy, n);
     if ((e = cudaGetLastError()) != cudaSuccess) set_err(err, err_len, "axpy launch failed", e);
-    else if ((e = cudaMemcpy(y, dy, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess) set_err(err, err_len, "cudaMemcpy failed", e);
+    else if ((e = cudaMemcpy(y, dy, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess)
+      set_err(err, err_len, "cudaMemcpy failed", e);
     else rc = 0;
   }
   cudaFree(dx);

@@ -36,14 +36,13 @@ FOVEAL_CUDA_EXPORT int foveal_cuda_runtime_version(void);
 FOVEAL_CUDA_EXPORT int foveal_cuda_device_count(char* err, size_t err_len);
 
 /* Name, compute capability and memory of a device; 0 on success, -1 with err. */
-FOVEAL_CUDA_EXPORT int foveal_cuda_device_info(int device, char* name, size_t name_len, int* cc_major,
-                                               int* cc_minor, size_t* total_mem, char* err,
-                                               size_t err_len);
+FOVEAL_CUDA_EXPORT int foveal_cuda_device_info(int device, char* name, size_t name_len, int* cc_major, int* cc_minor,
+                                               size_t* total_mem, char* err, size_t err_len);
 
 /* y[i] += a * x[i] for i < n, on `device`, from and to host memory: a smoke test of the
  * whole path (allocate, copy, launch, copy back, free). 0 on success, -1 with err. */
-FOVEAL_CUDA_EXPORT int foveal_cuda_axpy(int device, float a, const float* x, float* y, int64_t n,
-                                        char* err, size_t err_len);
+FOVEAL_CUDA_EXPORT int foveal_cuda_axpy(int device, float a, const float* x, float* y, int64_t n, char* err,
+                                        size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -20,8 +20,7 @@ void attention_check(const AttentionProblem& pb) {
   FOVEAL_CHECK(pb.window_left >= -1 && pb.window_right >= -1, "attention: window values must be -1 or more, got [",
                pb.window_left, ",", pb.window_right, "]");
   FOVEAL_CHECK(pb.dropout >= 0.f && pb.dropout <= 1.f, "attention: dropout must be in [0, 1], got ", pb.dropout);
-  FOVEAL_CHECK(pb.top_k >= 0 && pb.top_k <= pb.Lk, "attention: topK must be from 1 to Lk=", pb.Lk, ", got ",
-               pb.top_k);
+  FOVEAL_CHECK(pb.top_k >= 0 && pb.top_k <= pb.Lk, "attention: topK must be from 1 to Lk=", pb.Lk, ", got ", pb.top_k);
   if (pb.mask) {
     int64_t last = 0;
     const int64_t size[4] = {pb.B, pb.Hq, pb.Lq, pb.Lk};

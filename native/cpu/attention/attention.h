@@ -17,9 +17,9 @@ namespace cpu {
 
 // What both directions share: the inputs and every option of the contract.
 struct AttentionProblem {
-  const float* q;  // [B,Hq,Lq,D]
-  const float* k;  // [B,Hkv,Lk,D]
-  const float* v;  // [B,Hkv,Lk,Dv]
+  const float* q;                     // [B,Hq,Lq,D]
+  const float* k;                     // [B,Hkv,Lk,D]
+  const float* v;                     // [B,Hkv,Lk,Dv]
   int64_t B, Hq, Hkv, Lq, Lk, D, Dv;  // Hq a multiple of Hkv; Hkv ≥ 1; D ≥ 1
   float scale;                        // applied to q·k before the mask is added
 

@@ -19,8 +19,7 @@ namespace {
 
 using convk::Kernels;
 
-const Kernel<const Kernels*> kConvKernels{"conv2d", &convk::generic::kKernels,
-                                          FOVEAL_IF_X86(&convk::avx2::kKernels),
+const Kernel<const Kernels*> kConvKernels{"conv2d", &convk::generic::kKernels, FOVEAL_IF_X86(&convk::avx2::kKernels),
                                           FOVEAL_IF_X86(&convk::avx512::kKernels)};
 FOVEAL_REGISTER_KERNEL(kConvKernels);
 
@@ -30,13 +29,13 @@ FOVEAL_REGISTER_KERNEL(kConvKernels);
 // gemm_packed and the packers, which use no scratch. Slots 1 and 3 are also
 // conv_kernels.inc's (generic depthwise dw accumulators, depthwise/direct tables), never
 // while the caller holds them here. The scratch check (core/memory.h) catches a violation.
-constexpr mem::Slot kSlotPlan = mem::Slot::conv_plan;       // calling thread: the im2col plan, read by the whole region
-constexpr mem::Slot kSlotXform = mem::Slot::conv_xform;     // calling thread: flipped weights, read by the whole region
-constexpr mem::Slot kSlotA = mem::Slot::conv_packed_a;      // calling thread: the packed weights, read by the whole region
-constexpr mem::Slot kSlotB = mem::Slot::conv_packed_b;      // each thread: its packed-B panels (im2col or dy tile)
-constexpr mem::Slot kSlotCol = mem::Slot::conv_col;         // each thread: a col tile (col2im) or plain im2col rows (dw)
-constexpr mem::Slot kSlotDy = mem::Slot::conv_dy;           // each thread: the packed dy tile (dw)
-constexpr mem::Slot kSlotZ = mem::Slot::conv_winograd_z;    // each thread: Winograd dw's Z tile
+constexpr mem::Slot kSlotPlan = mem::Slot::conv_plan;    // calling thread: the im2col plan, read by the whole region
+constexpr mem::Slot kSlotXform = mem::Slot::conv_xform;  // calling thread: flipped weights, read by the whole region
+constexpr mem::Slot kSlotA = mem::Slot::conv_packed_a;   // calling thread: the packed weights, read by the whole region
+constexpr mem::Slot kSlotB = mem::Slot::conv_packed_b;   // each thread: its packed-B panels (im2col or dy tile)
+constexpr mem::Slot kSlotCol = mem::Slot::conv_col;      // each thread: a col tile (col2im) or plain im2col rows (dw)
+constexpr mem::Slot kSlotDy = mem::Slot::conv_dy;        // each thread: the packed dy tile (dw)
+constexpr mem::Slot kSlotZ = mem::Slot::conv_winograd_z;  // each thread: Winograd dw's Z tile
 
 // Pixels per tile: the packed-B block (K × tile floats) stays in L2 beside the packed
 // weights. A multiple of the panel width, at least one panel.
@@ -68,8 +67,8 @@ bool is_pointwise(const ConvShape& s) {
 
 // A 1×1 stride-1 unpadded convolution (ta = N: out = W·in) or its dx (ta = T: out = Wᵀ·in)
 // per group: the images are already GEMM operands, one strided batch over them.
-void pointwise(const ConvShape& s, Trans ta, const float* w, const float* in, int64_t in_ch, float* out,
-               int64_t out_ch, const float* bias, const Epilogue& base) {
+void pointwise(const ConvShape& s, Trans ta, const float* w, const float* in, int64_t in_ch, float* out, int64_t out_ch,
+               const float* bias, const Epilogue& base) {
   const int64_t P = s.OH * s.OW, Cg = s.cin_g(), Mg = s.cout_g();
   const int64_t M = ta == Trans::N ? Mg : Cg, K = ta == Trans::N ? Cg : Mg;
   for (int64_t g = 0; g < s.groups; ++g) {
@@ -145,7 +144,8 @@ void winograd_forward(const ConvShape& s, const float* x, const float* w, const 
       }
       const int64_t grp = co / Mg, row = co % Mg;
       for (int r = 0; r < 4; ++r) {
-        const float v[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]), t[r][2]};
+        const float v[4] = {t[r][0], 0.5f * (t[r][0] + t[r][1] + t[r][2]), 0.5f * (t[r][0] - t[r][1] + t[r][2]),
+                            t[r][2]};
         for (int c = 0; c < 4; ++c) u[((grp * 16 + r * 4 + c) * Mg + row) * Cg + ci] = v[c];
       }
     }
@@ -295,12 +295,13 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
 
   if (is_direct(s)) {
     const int64_t per_plane = P * K;
-    parallel_for(s.N * G, std::max<int64_t>(1, 16384 / std::max<int64_t>(per_plane * Mg, 1)), [&](int64_t a, int64_t b) {
-      convk::Depthwise d;
-      d.s = s, d.x = x, d.w = w, d.bias = bias, d.y = y, d.relu = relu, d.accumulate = accumulate;
-      d.plane0 = a, d.plane1 = b;
-      kern.direct(d);
-    });
+    parallel_for(s.N * G, std::max<int64_t>(1, 16384 / std::max<int64_t>(per_plane * Mg, 1)),
+                 [&](int64_t a, int64_t b) {
+                   convk::Depthwise d;
+                   d.s = s, d.x = x, d.w = w, d.bias = bias, d.y = y, d.relu = relu, d.accumulate = accumulate;
+                   d.plane0 = a, d.plane1 = b;
+                   kern.direct(d);
+                 });
     return;
   }
 
@@ -364,8 +365,8 @@ void forward(const ConvShape& s, const float* x, const float* w, const float* bi
 
 // dx (+)= convᵀ(dy, w), then act(dx + bias) when bias/relu are given (the transposed
 // convolution's forward; never with accumulate).
-void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate,
-                 const float* bias, bool relu) {
+void backward_dx(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate, const float* bias,
+                 bool relu) {
   const int64_t HW = s.H * s.W, P = s.OH * s.OW;
   if (s.N == 0 || s.C == 0 || HW == 0) return;
   const Kernels& kern = *kConvKernels.pick();

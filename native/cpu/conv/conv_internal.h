@@ -19,16 +19,16 @@ namespace convk {
 struct Im2col {
   const float* x = nullptr;  // [Cg][H][W]: the first input channel of this image and group
   int64_t Cg = 0, H = 0, W = 0;
-  int64_t OW = 0;            // output width: pixel p is (p / OW, p % OW)
+  int64_t OW = 0;  // output width: pixel p is (p / OW, p % OW)
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
-  int64_t pt = 0, pl = 0;    // may be negative (a crop): the stride-1 dx convolution
-  int64_t p0 = 0, np = 0;    // the pixels [p0, p0 + np)
-  int64_t nr = 16;           // panel width
+  int64_t pt = 0, pl = 0;  // may be negative (a crop): the stride-1 dx convolution
+  int64_t p0 = 0, np = 0;  // the pixels [p0, p0 + np)
+  int64_t nr = 16;         // panel width
   float* dst = nullptr;
   // Optional: the plan (im2col_plan) of this geometry for all P output pixels, or nullptr.
   // Used only when p0 and nr are multiples of the variant's vector width.
   const void* plan = nullptr;
-  int64_t P = 0;             // output pixels per image (OH·OW), for the plan
+  int64_t P = 0;  // output pixels per image (OH·OW), for the plan
 };
 
 // One run of a plan: lanes [a, b) of a chunk read x[off + (lane − a)·sw].
@@ -107,7 +107,7 @@ struct WinoIn {
   const float* x = nullptr;  // [Cg][H][W]
   int64_t Cg = 0, H = 0, W = 0, pt = 0, pl = 0;
   int64_t nr = 16;
-  float* dst = nullptr;      // 16 packed-B buffers, `stride` floats apart
+  float* dst = nullptr;  // 16 packed-B buffers, `stride` floats apart
   int64_t stride = 0;
 };
 struct WinoOut {
@@ -115,7 +115,7 @@ struct WinoOut {
   const float* m = nullptr;  // 16 buffers [Mg][slots], `stride` floats apart
   int64_t stride = 0;
   int64_t Mg = 0, OH = 0, OW = 0;
-  float* y = nullptr;        // [Mg][OH][OW]
+  float* y = nullptr;  // [Mg][OH][OW]
   const float* bias = nullptr;
   bool relu = false, accumulate = false;
 };

@@ -32,7 +32,9 @@ inline __mmask16 range_mask(int lo, int hi) {
   if (hi <= lo) return 0;
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
-inline vf vload_range_or(vf fill, const float* p, int lo, int hi) { return _mm512_mask_loadu_ps(fill, range_mask(lo, hi), p); }
+inline vf vload_range_or(vf fill, const float* p, int lo, int hi) {
+  return _mm512_mask_loadu_ps(fill, range_mask(lo, hi), p);
+}
 inline vf vload_range(const float* p, int lo, int hi) { return _mm512_maskz_loadu_ps(range_mask(lo, hi), p); }
 inline vf vload_strided_or(vf fill, const float* p, int64_t stride, int lo, int hi) {
   if (hi <= lo) return fill;
@@ -102,8 +104,8 @@ inline vf vload_strided_or(vf fill, const float* p, int64_t stride, int lo, int 
     for (int l = lo; l < hi; ++l) t[l] = p[l * stride];
     return _mm256_load_ps(t);
   }
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                         _mm256_set1_epi32(static_cast<int>(stride)));
+  const __m256i idx =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(stride)));
   return _mm256_mask_i32gather_ps(fill, p, idx, _mm256_castsi256_ps(range_mask(lo, hi)), 4);
 }
 inline vf vor(vf a, vf b) { return _mm256_or_ps(a, b); }
@@ -136,7 +138,9 @@ inline vf vpool_max(vf m, vf v) {
 inline void vstore_aligned(float* p, vf v) { vstore(p, v); }
 #endif
 
-inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) { return vload_strided_or(vzero(), p, stride, lo, hi); }
+inline vf vload_strided(const float* p, int64_t stride, int lo, int hi) {
+  return vload_strided_or(vzero(), p, stride, lo, hi);
+}
 
 #if FOVEAL_VEC_LEVEL != 3
 // vtaps3_s2 (see the AVX-512 one) lane by lane.

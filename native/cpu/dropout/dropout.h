@@ -17,7 +17,7 @@ struct DropoutParams {
   const float* x;  // [n] the input (forward) or dy (backward)
   float* y;        // [n] x·m·scale
   int64_t n;
-  double p;        // drop probability in [0, 1]
+  double p;  // drop probability in [0, 1]
   uint64_t seed;
 };
 

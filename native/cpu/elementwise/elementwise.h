@@ -19,11 +19,11 @@ constexpr int64_t kMaxBroadcastElements = (int64_t{1} << 53) - 1;  // JS's safe 
 // (row-major, contiguous), and operand k's element (i₀…) is at Σ iₐ·stride[k][d]
 // (stride 0 where it is broadcast).
 struct BroadcastView {
-  int rank = 0;                     // 0: a single element
-  int64_t n[kMaxBroadcastRank];     // collapsed output dims, each > 1
-  int64_t sa[kMaxBroadcastRank];    // strides of a
-  int64_t sb[kMaxBroadcastRank];    // strides of b
-  int64_t total = 1;                // elements of the output (0 when any dim is 0)
+  int rank = 0;                   // 0: a single element
+  int64_t n[kMaxBroadcastRank];   // collapsed output dims, each > 1
+  int64_t sa[kMaxBroadcastRank];  // strides of a
+  int64_t sb[kMaxBroadcastRank];  // strides of b
+  int64_t total = 1;              // elements of the output (0 when any dim is 0)
 };
 
 // Fills *v from the operands' shapes (aligned at the right, ranks ≤ kMaxBroadcastRank).
@@ -38,17 +38,17 @@ enum class BinaryOp : int { add = 0, mul = 1 };
 struct BinaryParams {
   const float* a;  // laid out by its own shape
   const float* b;
-  float* y;        // [v.total]
+  float* y;  // [v.total]
   BroadcastView v;
   BinaryOp op;
 };
 
 struct BinaryBackwardParams {
-  const float* dy;  // [v.total], the output's layout
-  const float* a;   // mul only (nullptr for add)
-  const float* b;   // mul only
-  float* da;        // a's shape: Σ over a's broadcast dims of dy (·b for mul)
-  float* db;        // b's shape
+  const float* dy;         // [v.total], the output's layout
+  const float* a;          // mul only (nullptr for add)
+  const float* b;          // mul only
+  float* da;               // a's shape: Σ over a's broadcast dims of dy (·b for mul)
+  float* db;               // b's shape
   int64_t size_a, size_b;  // elements of a and b (the gradients are zero when v.total is 0)
   BroadcastView v;
   BinaryOp op;

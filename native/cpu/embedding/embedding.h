@@ -19,8 +19,8 @@ struct EmbeddingBackwardParams {
   const int32_t* indices;  // [n], each in [0, num)
   float* dweight;          // [num, dim]: Σ over i with indices[i] = r of dy[i] (+ its old value when accumulate)
   int64_t n, num, dim;
-  int64_t padding_idx;     // a row that gets no gradient (left as it was), or −1 for none
-  bool accumulate;         // add into dweight instead of overwriting it
+  int64_t padding_idx;  // a row that gets no gradient (left as it was), or −1 for none
+  bool accumulate;      // add into dweight instead of overwriting it
 };
 
 // Indices are checked first: the first one outside [0, num) throws std::invalid_argument
@@ -35,8 +35,8 @@ struct EmbeddingBackwardParams {
 void embedding_forward(const char* op, const EmbeddingParams& p);
 void embedding_backward(const char* op, const EmbeddingBackwardParams& p);
 
-#define FOVEAL_EMBEDDING_DECLARE(ns)                                                   \
-  namespace ns {                                                                       \
+#define FOVEAL_EMBEDDING_DECLARE(ns)                                                \
+  namespace ns {                                                                    \
   void embedding_scatter(const EmbeddingBackwardParams& p, int64_t d0, int64_t d1); \
   }
 FOVEAL_EMBEDDING_DECLARE(generic)

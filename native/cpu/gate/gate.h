@@ -51,7 +51,7 @@ struct SpatialGateBackwardParams {
   float* dwb;         // [C]
   float* dbb;         // [1]
   int64_t N, C, HW;
-  bool accumulate;    // add into dx, dwa, dba, dwb, dbb instead of overwriting them
+  bool accumulate;  // add into dx, dwa, dba, dwb, dbb instead of overwriting them
 };
 
 struct ChannelPoolParams {
@@ -73,12 +73,12 @@ void spatial_gate_backward(const SpatialGateBackwardParams& p);
 void channel_pool_forward(const ChannelPoolParams& p);
 void channel_pool_backward(const ChannelPoolBackwardParams& p);
 
-#define FOVEAL_GATE_DECLARE(ns)                                    \
-  namespace ns {                                                   \
-  void spatial_gate_forward(const SpatialGateParams& p);           \
-  void spatial_gate_backward(const SpatialGateBackwardParams& p);  \
-  void channel_pool_forward(const ChannelPoolParams& p);           \
-  void channel_pool_backward(const ChannelPoolBackwardParams& p);  \
+#define FOVEAL_GATE_DECLARE(ns)                                   \
+  namespace ns {                                                  \
+  void spatial_gate_forward(const SpatialGateParams& p);          \
+  void spatial_gate_backward(const SpatialGateBackwardParams& p); \
+  void channel_pool_forward(const ChannelPoolParams& p);          \
+  void channel_pool_backward(const ChannelPoolBackwardParams& p); \
   }
 FOVEAL_GATE_DECLARE(generic)
 FOVEAL_GATE_DECLARE(avx2)

@@ -73,13 +73,13 @@ void pack_b(const GemmGeometry& g, Trans tb, const float* B, int64_t ldb, int64_
   of(g).pack_b(tb, B, ldb, K, N, dst);
 }
 
-void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K,
-                 float* C, int64_t ldc, const Epilogue& ep) {
+void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K, float* C,
+                 int64_t ldc, const Epilogue& ep) {
   of(g).packed(true, Trans::N, Ap, 0, Bp, M, N, K, C, ldc, ep);
 }
 
-void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M,
-                   int64_t N, int64_t K, float* C, int64_t ldc, const Epilogue& ep) {
+void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M, int64_t N,
+                   int64_t K, float* C, int64_t ldc, const Epilogue& ep) {
   of(g).packed(false, ta, A, lda, Bp, M, N, K, C, ldc, ep);
 }
 

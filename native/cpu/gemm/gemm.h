@@ -56,7 +56,7 @@ struct GemmParams {
   int64_t lda = 0;
   const float* B = nullptr;
   int64_t ldb = 0;
-  float* C = nullptr;   // [M,N], rows ldc apart
+  float* C = nullptr;  // [M,N], rows ldc apart
   int64_t ldc = 0;
   Epilogue ep;
   // Strided batch: problem i uses A + i·stride_a, B + i·stride_b, C + i·stride_c
@@ -119,15 +119,15 @@ void pack_a(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, int64_
 void pack_b(const GemmGeometry& g, Trans tb, const float* B, int64_t ldb, int64_t K, int64_t N, float* dst);
 
 // C[M,N] (rows ldc apart) = epilogue(Ap · Bp), on the calling thread.
-void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K,
-                 float* C, int64_t ldc, const Epilogue& ep);
+void gemm_packed(const GemmGeometry& g, const float* Ap, const float* Bp, int64_t M, int64_t N, int64_t K, float* C,
+                 int64_t ldc, const Epilogue& ep);
 
 // C[M,N] = epilogue(op(A) · Bp) with A unpacked (op(A) as in GemmParams, rows lda apart)
 // and B packed, on the calling thread. The micro-kernel reads A in place as fast as a
 // packed panel, so a caller whose A changes every call (attention's P tile, a Q block)
 // skips pack_a altogether. Same bits as gemm_packed on pack_a(A).
-void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M,
-                   int64_t N, int64_t K, float* C, int64_t ldc, const Epilogue& ep);
+void gemm_packed_b(const GemmGeometry& g, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M, int64_t N,
+                   int64_t K, float* C, int64_t ldc, const Epilogue& ep);
 
 }  // namespace cpu
 }  // namespace foveal

@@ -20,8 +20,8 @@ struct GemmVariant {
   void (*pack_a)(Trans ta, const float* A, int64_t lda, int64_t M, int64_t K, float* dst);
   void (*pack_b)(Trans tb, const float* B, int64_t ldb, int64_t K, int64_t N, float* dst);
   // A packed (a_packed) or read in place (op(A) by ta, rows lda apart); B packed.
-  void (*packed)(bool a_packed, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M, int64_t N,
-                 int64_t K, float* C, int64_t ldc, const Epilogue& ep);
+  void (*packed)(bool a_packed, Trans ta, const float* A, int64_t lda, const float* Bp, int64_t M, int64_t N, int64_t K,
+                 float* C, int64_t ldc, const Epilogue& ep);
 };
 
 namespace generic {

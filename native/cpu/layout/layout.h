@@ -12,11 +12,11 @@ namespace cpu {
 constexpr int kMaxPermuteRank = 8;
 
 struct PermuteParams {
-  const float* x;                     // laid out by `shape`, row-major
-  float* y;                           // [shape[perm[0]], …, shape[perm[rank−1]]], row-major
-  int rank;                           // 0 … kMaxPermuteRank
-  int64_t shape[kMaxPermuteRank];     // x's dims
-  int perm[kMaxPermuteRank];          // y's dim d is x's dim perm[d]; a permutation of 0 … rank−1
+  const float* x;                  // laid out by `shape`, row-major
+  float* y;                        // [shape[perm[0]], …, shape[perm[rank−1]]], row-major
+  int rank;                        // 0 … kMaxPermuteRank
+  int64_t shape[kMaxPermuteRank];  // x's dims
+  int perm[kMaxPermuteRank];       // y's dim d is x's dim perm[d]; a permutation of 0 … rank−1
 };
 
 // Re-checks the permutation and the sizes (FOVEAL_CHECK). Returns x's element count.

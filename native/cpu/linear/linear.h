@@ -19,7 +19,7 @@ struct LinearParams {
   const float* bias;  // [N], or nullptr for none
   float* y;           // [M, N]
   int64_t M, K, N;
-  bool accumulate;    // y += x·wᵀ + b instead of y = x·wᵀ + b
+  bool accumulate;  // y += x·wᵀ + b instead of y = x·wᵀ + b
 };
 
 struct LinearBackwardParams {
@@ -53,10 +53,10 @@ struct MatmulParams {
 };
 
 struct MatmulBackwardParams {
-  MatmulParams f;  // the forward's shapes and inputs (f.y unused)
-  const float* dy; // [batch..., M, N]
-  float* da;       // [a_batch..., M, K] = Σ over a's broadcast dims of dy·bᵀ, or nullptr
-  float* db;       // [b_batch..., K, N] = Σ over b's broadcast dims of aᵀ·dy, or nullptr
+  MatmulParams f;   // the forward's shapes and inputs (f.y unused)
+  const float* dy;  // [batch..., M, N]
+  float* da;        // [a_batch..., M, K] = Σ over a's broadcast dims of dy·bᵀ, or nullptr
+  float* db;        // [b_batch..., K, N] = Σ over b's broadcast dims of aᵀ·dy, or nullptr
 };
 
 void matmul_forward(const MatmulParams& p);

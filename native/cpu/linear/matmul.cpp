@@ -106,7 +106,8 @@ void gemm_op(const GemmOpParams& p) {
     parallel_for(p.batch * p.M, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, p.N)), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t i = r / p.M, m = r % p.M;
-        std::memcpy(p.y + r * p.N, p.c + (p.c_batched ? i * mn : 0) + m * p.N, static_cast<size_t>(p.N) * sizeof(float));
+        std::memcpy(p.y + r * p.N, p.c + (p.c_batched ? i * mn : 0) + m * p.N,
+                    static_cast<size_t>(p.N) * sizeof(float));
       }
     });
   }

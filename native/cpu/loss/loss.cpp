@@ -37,9 +37,9 @@ double check_labels(const char* op, const int32_t* labels, int64_t N, int64_t C,
     const int32_t y = labels[i];
     if (y == ignore) continue;
     if (y < 0 || y >= C)
-      throw std::invalid_argument(std::string(op) + ": labels[" + std::to_string(i) + "] must be an integer from 0 to " +
-                                  std::to_string(C - 1) + " (or ignoreIndex " + std::to_string(ignore) + "), got " +
-                                  std::to_string(y));
+      throw std::invalid_argument(std::string(op) + ": labels[" + std::to_string(i) +
+                                  "] must be an integer from 0 to " + std::to_string(C - 1) + " (or ignoreIndex " +
+                                  std::to_string(ignore) + "), got " + std::to_string(y));
     counted += weight ? static_cast<double>(weight[y]) : 1.0;
   }
   return counted;
@@ -57,8 +57,7 @@ void cross_entropy_forward(const char* op, const CrossEntropyParams& p) {
   }
   double total = 0;  // in row order: the same bits on any thread count
   for (int64_t i = 0; i < p.N; ++i) total += rows[i];
-  if (p.reduction == Reduction::mean)
-    total = counted != 0 ? total / counted : std::numeric_limits<double>::quiet_NaN();
+  if (p.reduction == Reduction::mean) total = counted != 0 ? total / counted : std::numeric_limits<double>::quiet_NaN();
   p.loss[0] = static_cast<float>(total);
 }
 

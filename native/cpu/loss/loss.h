@@ -15,9 +15,9 @@ struct CrossEntropyParams {
   float* loss;            // [N] for none, [1] for mean and sum
   int64_t N, C;
   Reduction reduction;
-  float smoothing;        // label smoothing ε in [0, 1]
-  int32_t ignore_index;   // rows with this label contribute nothing (and are not counted by mean)
-  const float* weight;    // [C] class weights, or nullptr (PyTorch's weight: mean divides by Σ w[y])
+  float smoothing;       // label smoothing ε in [0, 1]
+  int32_t ignore_index;  // rows with this label contribute nothing (and are not counted by mean)
+  const float* weight;   // [C] class weights, or nullptr (PyTorch's weight: mean divides by Σ w[y])
 };
 
 struct CrossEntropyBackwardParams {
@@ -29,7 +29,7 @@ struct CrossEntropyBackwardParams {
   Reduction reduction;
   float smoothing;
   int32_t ignore_index;
-  const float* weight;    // [C] or nullptr
+  const float* weight;  // [C] or nullptr
 };
 
 struct MseParams {
@@ -41,10 +41,10 @@ struct MseParams {
 };
 
 struct MseBackwardParams {
-  const float* dloss;   // [n] for none, [1] otherwise
+  const float* dloss;  // [n] for none, [1] otherwise
   const float* pred;
   const float* target;
-  float* dpred;         // [n] = 2(pred − target)·dloss (÷ n for mean)
+  float* dpred;  // [n] = 2(pred − target)·dloss (÷ n for mean)
   int64_t n;
   Reduction reduction;
 };
@@ -55,11 +55,11 @@ struct MseBackwardParams {
 // weight's stride there is 0 (broadcast) or 1, so kernels run whole rows of vectors.
 constexpr int kBceMaxRank = 8;
 struct BceView {
-  int rank = 1;                    // ≥ 1 (a single element is [1])
-  int64_t n[kBceMaxRank] = {1};    // collapsed dims of logits, row-major
-  int64_t sw[kBceMaxRank] = {0};   // weight's strides (0 where broadcast, or no weight)
-  int64_t sp[kBceMaxRank] = {0};   // pos_weight's strides
-  int64_t total = 1;               // elements of logits (0 when any dim is 0)
+  int rank = 1;                   // ≥ 1 (a single element is [1])
+  int64_t n[kBceMaxRank] = {1};   // collapsed dims of logits, row-major
+  int64_t sw[kBceMaxRank] = {0};  // weight's strides (0 where broadcast, or no weight)
+  int64_t sp[kBceMaxRank] = {0};  // pos_weight's strides
+  int64_t total = 1;              // elements of logits (0 when any dim is 0)
 };
 
 // Fills *v for logits of shape dims[0..rank) and weights of shapes w / pw (ranks ≤ rank;
@@ -78,12 +78,12 @@ struct BceParams {
 };
 
 struct BceBackwardParams {
-  const float* dloss;       // [v.total] for none, [1] otherwise
+  const float* dloss;  // [v.total] for none, [1] otherwise
   const float* logits;
   const float* target;
   const float* weight;
   const float* pos_weight;
-  float* dlogits;           // [v.total]
+  float* dlogits;  // [v.total]
   BceView v;
   Reduction reduction;
 };
@@ -105,14 +105,14 @@ void mse_backward(const MseBackwardParams& p);
 void bce_forward(const BceParams& p);
 void bce_backward(const BceBackwardParams& p);
 
-#define FOVEAL_LOSS_DECLARE(ns)                                        \
-  namespace ns {                                                       \
-  void cross_entropy_forward(const CrossEntropyParams& p, double* rows); \
+#define FOVEAL_LOSS_DECLARE(ns)                                                  \
+  namespace ns {                                                                 \
+  void cross_entropy_forward(const CrossEntropyParams& p, double* rows);         \
   void cross_entropy_backward(const CrossEntropyBackwardParams& p, float scale); \
-  void mse_forward(const MseParams& p);                                \
-  void mse_backward(const MseBackwardParams& p);                       \
-  double bce_range(const BceParams& p, int64_t e0, int64_t e1, float* out); \
-  void bce_backward(const BceBackwardParams& p);                       \
+  void mse_forward(const MseParams& p);                                          \
+  void mse_backward(const MseBackwardParams& p);                                 \
+  double bce_range(const BceParams& p, int64_t e0, int64_t e1, float* out);      \
+  void bce_backward(const BceBackwardParams& p);                                 \
   }
 FOVEAL_LOSS_DECLARE(generic)
 FOVEAL_LOSS_DECLARE(avx2)

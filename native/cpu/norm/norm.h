@@ -95,14 +95,14 @@ void batch_norm_backward(const BatchNormBackwardParams& p);
 void group_norm_forward(const GroupNormParams& p);
 void group_norm_backward(const GroupNormBackwardParams& p);
 
-#define FOVEAL_NORM_DECLARE(ns)                                 \
-  namespace ns {                                                \
-  void layer_norm_forward(const LayerNormParams& p);            \
-  void layer_norm_backward(const LayerNormBackwardParams& p);   \
-  void batch_norm_forward(const BatchNormParams& p);            \
-  void batch_norm_backward(const BatchNormBackwardParams& p);   \
-  void group_norm_forward(const GroupNormParams& p);            \
-  void group_norm_backward(const GroupNormBackwardParams& p);   \
+#define FOVEAL_NORM_DECLARE(ns)                               \
+  namespace ns {                                              \
+  void layer_norm_forward(const LayerNormParams& p);          \
+  void layer_norm_backward(const LayerNormBackwardParams& p); \
+  void batch_norm_forward(const BatchNormParams& p);          \
+  void batch_norm_backward(const BatchNormBackwardParams& p); \
+  void group_norm_forward(const GroupNormParams& p);          \
+  void group_norm_backward(const GroupNormBackwardParams& p); \
   }
 FOVEAL_NORM_DECLARE(generic)
 FOVEAL_NORM_DECLARE(avx2)

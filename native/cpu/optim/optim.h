@@ -24,20 +24,20 @@ namespace cpu {
 //   p ← p + (−step_size·m) / (√v̂ / √bc2 + eps)                 (param.addcdiv_(m, denom, value=−step_size))
 // with bc1 = 1 − β1^step, bc2 = 1 − β2^step, step_size = lr / bc1 (double, as Python).
 struct AdamParams {
-  float* param;            // [n] updated in place
-  const float* grad;       // [n]
-  float* exp_avg;          // [n] first moment m, updated in place
-  float* exp_avg_sq;       // [n] second moment v, updated in place
-  float* max_exp_avg_sq;   // [n] running max of v (amsgrad), updated in place; nullptr otherwise
+  float* param;           // [n] updated in place
+  const float* grad;      // [n]
+  float* exp_avg;         // [n] first moment m, updated in place
+  float* exp_avg_sq;      // [n] second moment v, updated in place
+  float* max_exp_avg_sq;  // [n] running max of v (amsgrad), updated in place; nullptr otherwise
   int64_t n;
   double lr;
   double beta1, beta2;
   double eps;
   double weight_decay;
-  int64_t step;            // this update's step number, ≥ 1 (the bias corrections use it)
+  int64_t step;  // this update's step number, ≥ 1 (the bias corrections use it)
   bool amsgrad;
-  bool decoupled;          // AdamW's decoupled weight decay instead of L2 on the gradient
-  bool maximize;           // ascend: use −grad
+  bool decoupled;  // AdamW's decoupled weight decay instead of L2 on the gradient
+  bool maximize;   // ascend: use −grad
 };
 
 // SGD with momentum, per element (PyTorch 1.13's _single_tensor_sgd; each "x + a·y" is one
@@ -56,7 +56,7 @@ struct SgdParams {
   double weight_decay;
   bool nesterov;
   bool maximize;
-  bool init_buffer;        // the buffer holds no history yet: set it to d (PyTorch's clone on first use)
+  bool init_buffer;  // the buffer holds no history yet: set it to d (PyTorch's clone on first use)
 };
 
 // A vector norm's reduction over one tensor, before the final root:

@@ -77,7 +77,6 @@ void avg_pool2d_backward(const AvgPoolBackwardParams& p) {
 }
 
 void adaptive_avg_pool2d_forward(const AdaptiveAvgPoolParams& p) {
-
   const auto* k = kPoolKernels.pick();
   over_planes(p.s, p.s.H * p.s.W + p.s.OH * p.s.OW, [&](int64_t a, int64_t b) { k->adaptive_forward(p, a, b); });
 }

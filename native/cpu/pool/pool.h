@@ -15,12 +15,12 @@ namespace foveal {
 namespace cpu {
 
 struct PoolShape {
-  int64_t N = 0, C = 0;    // images, channels (planes = N·C)
-  int64_t H = 0, W = 0;    // input height and width
-  int64_t OH = 0, OW = 0;  // output height and width
-  int64_t kh = 1, kw = 1;  // window
-  int64_t sh = 1, sw = 1;  // stride
-  int64_t dh = 1, dw = 1;  // dilation (max pooling only; 1 for averages)
+  int64_t N = 0, C = 0;                    // images, channels (planes = N·C)
+  int64_t H = 0, W = 0;                    // input height and width
+  int64_t OH = 0, OW = 0;                  // output height and width
+  int64_t kh = 1, kw = 1;                  // window
+  int64_t sh = 1, sw = 1;                  // stride
+  int64_t dh = 1, dw = 1;                  // dilation (max pooling only; 1 for averages)
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;  // padding
 };
 

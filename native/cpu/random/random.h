@@ -26,12 +26,12 @@ namespace cpu {
 enum class RandomKind : int { kUniform = 0, kNormal = 1 };
 
 struct RandomParams {
-  float* y;          // [n] written in place
+  float* y;  // [n] written in place
   int64_t n;
   RandomKind kind;
-  double a;          // uniform: lo; normal: mean
-  double b;          // uniform: hi (≥ lo); normal: std (≥ 0)
-  uint64_t seed;     // the 64-bit Philox key
+  double a;       // uniform: lo; normal: mean
+  double b;       // uniform: hi (≥ lo); normal: std (≥ 0)
+  uint64_t seed;  // the 64-bit Philox key
 };
 
 void random_fill(const RandomParams& p);

@@ -12,12 +12,11 @@
 
 #include "core/dispatch.h"
 
-#define FOVEAL_KERNEL_TABLE(table, fn)                                                              \
+#define FOVEAL_KERNEL_TABLE(table, fn)                                                            \
   const ::foveal::Kernel<decltype(&generic::fn)> table{#fn, generic::fn, FOVEAL_IF_X86(avx2::fn), \
-                                                       FOVEAL_IF_X86(avx512::fn)};                  \
+                                                       FOVEAL_IF_X86(avx512::fn)};                \
   FOVEAL_REGISTER_KERNEL(table)
 
-#define FOVEAL_STREAMING_KERNEL_TABLE(table, fn, name)                                       \
-  const ::foveal::Kernel<decltype(&generic::fn)> table{name, generic::fn, FOVEAL_IF_X86(avx2::fn), \
-                                                       nullptr};                                  \
+#define FOVEAL_STREAMING_KERNEL_TABLE(table, fn, name)                                                       \
+  const ::foveal::Kernel<decltype(&generic::fn)> table{name, generic::fn, FOVEAL_IF_X86(avx2::fn), nullptr}; \
   FOVEAL_REGISTER_KERNEL(table)

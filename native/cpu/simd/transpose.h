@@ -38,8 +38,8 @@ inline void transpose16(__m512 r[16]) {
   }
   // r[4i+q] now holds, in each 128-bit lane L, column 4L+q of rows 4i..4i+3.
   for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);       // lanes 0,2 of r[i], r[4+i]
-    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);   // lanes 1,3
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);      // lanes 0,2 of r[i], r[4+i]
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xDD);  // lanes 1,3
     t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
     t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xDD);
   }

@@ -67,8 +67,12 @@ inline Vf vfnmadd(Vf a, Vf b, Vf c) { return _mm512_fnmadd_ps(a, b, c); }  // c 
 inline Vf vfmsub(Vf a, Vf b, Vf c) { return _mm512_fmsub_ps(a, b, c); }    // a·b − c
 inline Vf vmax(Vf a, Vf b) { return _mm512_max_ps(a, b); }
 inline Vf vmin(Vf a, Vf b) { return _mm512_min_ps(a, b); }
-inline Vf vabs(Vf a) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFFFFFF))); }
-inline Vf vneg(Vf a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN))); }
+inline Vf vabs(Vf a) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFFFFFF)));
+}
+inline Vf vneg(Vf a) {
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)));
+}
 inline Vf vsqrt(Vf a) { return _mm512_sqrt_ps(a); }
 inline Vm vlt(Vf a, Vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
 inline Vm vle(Vf a, Vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
@@ -242,8 +246,8 @@ struct Vm {
   I4 m;  // −1 (all ones) in a set lane, 0 elsewhere
 };
 
-#define FOVEAL_VEC_MAP(expr)              \
-  Vf r;                                   \
+#define FOVEAL_VEC_MAP(expr)                    \
+  Vf r;                                         \
   for (int i = 0; i < kN; ++i) r.v[i] = (expr); \
   return r
 

@@ -12,16 +12,16 @@
 #include "../foveal_cuda.h"
 
 static int failures = 0;
-#define EXPECT(cond, ...)                        \
-  do {                                           \
-    if (cond) {                                  \
-      std::printf("ok    ");                     \
-    } else {                                     \
-      std::printf("FAIL  ");                     \
-      ++failures;                                \
-    }                                            \
-    std::printf(__VA_ARGS__);                    \
-    std::printf("\n");                           \
+#define EXPECT(cond, ...)     \
+  do {                        \
+    if (cond) {               \
+      std::printf("ok    ");  \
+    } else {                  \
+      std::printf("FAIL  ");  \
+      ++failures;             \
+    }                         \
+    std::printf(__VA_ARGS__); \
+    std::printf("\n");        \
   } while (0)
 
 template <class F>
@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     char name[256];
     int major = 0, minor = 0;
     size_t mem = 0;
-    EXPECT(info(d, name, sizeof name, &major, &minor, &mem, err, sizeof err) == 0, "device %d: %s, sm_%d%d, %.1f GiB", d,
-           name, major, minor, mem / 1073741824.0);
+    EXPECT(info(d, name, sizeof name, &major, &minor, &mem, err, sizeof err) == 0, "device %d: %s, sm_%d%d, %.1f GiB",
+           d, name, major, minor, mem / 1073741824.0);
   }
   if (n <= 0) return 1;
 
@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   }
   EXPECT(axpy(0, 1.f, nullptr, nullptr, 5, err, sizeof err) != 0, "axpy refuses null pointers: %s", err);
   EXPECT(axpy(0, 1.f, nullptr, nullptr, -1, err, sizeof err) != 0, "axpy refuses a negative length");
-  EXPECT(axpy(n + 7, 1.f, nullptr, nullptr, 0, err, sizeof err) == 0, "axpy with n=0 does nothing, whatever the device");
+  EXPECT(axpy(n + 7, 1.f, nullptr, nullptr, 0, err, sizeof err) == 0,
+         "axpy with n=0 does nothing, whatever the device");
   std::vector<float> one(1, 1.f);
   EXPECT(axpy(n + 7, 1.f, one.data(), one.data(), 1, err, sizeof err) != 0, "axpy on a missing device fails: %s", err);
 
