@@ -4,6 +4,7 @@ import * as path from 'path'
 import { type CompareRow, compareMarkdown, compareRow } from '../train/compare'
 import { MODEL_NAMES, isModelName } from '../train/models'
 import { runName } from '../train/outputs'
+import { trimPool } from '../info'
 import { reporterFor } from '../train/progress'
 import { trainRun } from '../train/run'
 import { CliError, bool, commandLine, parseFlags, str } from './common'
@@ -49,6 +50,9 @@ export async function compare (args: string[]): Promise<number> {
     })
     rows.push(compareRow(model, r))
     lr = r.metrics.config.lr // the schedule's default peak when --lr was not given
+    // The pool caches blocks by size class, and the next model's sizes differ: what this
+    // model left cached would only add to the process's memory (compare stayed above 1 GiB).
+    trimPool()
   }
   const table = compareMarkdown(rows)
   fs.mkdirSync(out, { recursive: true })

@@ -18,7 +18,10 @@ export interface FitOptions {
   targetAccuracy?: number
   /** Default 64. */
   batchSize?: number
-  /** Images per evaluation batch (default 500: no gradients are kept, so larger is faster). */
+  /**
+   * Images per evaluation batch (default 250: no gradients are kept, so larger is faster, but
+   * the mha model's attention weights grow as batch·L²: at 500 its run peaked above 1 GiB).
+   */
   evalBatchSize?: number
   /** Seed of the shuffles and shifts (default 0). */
   seed?: number
@@ -86,7 +89,7 @@ export async function fit (model: TrainModel, optimizer: TrainOptimizer, train: 
   const maxEpochs = opts.epochs ?? opts.maxEpochs ?? 3
   const target = opts.epochs === undefined && test !== null ? (opts.targetAccuracy ?? 0.993) : Infinity
   const batcher = new Batcher(train, { batchSize, seed, shift: opts.shift ?? 0, shuffle: true })
-  const evalBatcher = test === null ? null : new Batcher(test, { batchSize: opts.evalBatchSize ?? 500, shuffle: false })
+  const evalBatcher = test === null ? null : new Batcher(test, { batchSize: opts.evalBatchSize ?? 250, shuffle: false })
   const predictions = test === null ? null : new Int32Array(test.shape[0])
   const plan: FitPlan = {
     epochs: maxEpochs,
