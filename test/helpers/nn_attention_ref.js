@@ -7,6 +7,7 @@ const { linear } = require('../reference/linear')
 const { attention } = require('../reference/attention')
 const { activation } = require('../reference/activation')
 const { conv2d } = require('../reference/conv')
+const { permute } = require('../reference/layout')
 
 const size = (shape) => shape.reduce((a, b) => a * b, 1)
 const f64 = (a) => Float64Array.from(a.data ?? a)
@@ -15,25 +16,6 @@ const f64 = (a) => Float64Array.from(a.data ?? a)
 function paramsOf (m, overrides = new Map()) {
   const sd = m.stateDict()
   return (name) => overrides.has(name) ? overrides.get(name) : f64(sd[name])
-}
-
-/** [d0, d1, …] row-major permute of a float64 array. */
-function permute (x, shape, perm) {
-  const ys = perm.map((a) => shape[a])
-  const xs = []
-  let acc = 1
-  for (let d = shape.length - 1; d >= 0; d--) { xs[d] = acc; acc *= shape[d] }
-  const y = new Float64Array(x.length)
-  for (let i = 0; i < y.length; i++) {
-    let r = i; let off = 0
-    for (let d = ys.length - 1; d >= 0; d--) {
-      const id = r % ys[d]
-      r = Math.floor(r / ys[d])
-      off += id * xs[perm[d]]
-    }
-    y[i] = x[off]
-  }
-  return y
 }
 
 /**
