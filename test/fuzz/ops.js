@@ -449,6 +449,54 @@ spec({
 
 // ---------------------------------------------------------------- conv family
 
+// The forward and backward specs every convolution shares: x, w and an optional bias
+// through `ref` (test/reference/conv.js's op of the same name), dx/dw/db through `refBackward`.
+function convSpec (name, gen, biasLen, invalid) {
+  spec({
+    name,
+    gen,
+    sig: ['t', 't', 't?', 'o'],
+    outs: 'out',
+    build (c, fv) {
+      const x = { data: data(size(c.xs), c.prof, c.seed), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 1), shape: c.ws }
+      const b = c.bias ? { data: data(biasLen(c), c.prof, c.seed + 2), shape: [biasLen(c)] } : null
+      const o = { ...c.o, activation: c.relu ? 'relu' : undefined }
+      const e = conv[name](x, w, b, o)
+      return {
+        args: () => [tensorOf(fv, x.data, c.xs, c.form), w, b, optsWith(o, { out: c.out ? outT(e.shape) : undefined })],
+        check (r, args) { tensorIs(fv, r, e.shape, name); inOut(r, args[3].out, name); close(r.data, e.data, c, name) }
+      }
+    },
+    invalid
+  })
+}
+
+function convBackwardSpec (forward, gen, tol, invalid) {
+  const name = `${forward}Backward`
+  spec({
+    name,
+    gen: gen.chain((c) => gradOuts.map((go) => ({ ...c, go }))),
+    sig: ['t', 't', 't', 'o'],
+    outs: ['dx', 'dw', 'db'],
+    build (c, fv) {
+      const x = { data: data(size(c.xs), c.prof, c.seed + 1), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 2), shape: c.ws }
+      const ys = conv[forward](x, w, null, c.o).shape
+      const dy = { data: data(size(ys), c.prof, c.seed), shape: ys }
+      const e = conv[name](dy, x, w, c.o)
+      const shapes = { dx: c.xs, dw: c.ws, db: [ys[1]] }
+      const keys = ['dx', 'dw', 'db']
+      return {
+        args: () => {
+          const go = makeGradOuts(c.out ? c.go : null, keys, shapes, c.seed)
+          return [tensorOf(fv, dy.data, ys, c.form), x, w, optsWith(c.o, { out: go.out, accumulate: go.out ? go.acc : undefined }), go]
+        },
+        check (r, args) { checkGrads(fv, r, args[4], keys, shapes, e, c, name, tol) }
+      }
+    },
+    invalid
+  })
+}
+
 const convGeom = rec({
   N: dim({ max: 2 }), groups: fc.constantFrom(1, 1, 2, 3), cg: dim({ max: 3 }), og: dim({ max: 3, zero: false }),
   kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }),
@@ -476,54 +524,17 @@ const convGeom = rec({
   return g.OH >= 1 && g.OW >= 1
 })
 
-spec({
-  name: 'conv2d',
-  gen: convGeom,
-  sig: ['t', 't', 't?', 'o'],
-  outs: 'out',
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 1), shape: c.ws }
-    const b = c.bias ? { data: data(c.ws[0], c.prof, c.seed + 2), shape: [c.ws[0]] } : null
-    const o = { ...c.o, activation: c.relu ? 'relu' : undefined }
-    const e = conv.conv2d(x, w, b, o)
-    return {
-      args: () => [tensorOf(fv, x.data, c.xs, c.form), w, b, optsWith(o, { out: c.out ? outT(e.shape) : undefined })],
-      check (r, args) { tensorIs(fv, r, e.shape, 'conv2d'); inOut(r, args[3].out, 'conv2d'); close(r.data, e.data, c, 'conv2d') }
-    }
-  },
-  invalid: [
-    (c, a) => { a[3] = { ...a[3], stride: 0 }; return RangeError },
-    (c, a) => { a[3] = { ...a[3], padding: 'full' }; return RangeError },
-    (c, a) => { a[3] = { ...a[3], padding: [1, 2, 3] }; return TypeError },
-    (c, a) => { a[3] = { ...a[3], groups: c.xs[1] + 1 }; return c.xs[1] === 0 ? null : RangeError },  // C = 0: groups 1 is valid
-    (c, a) => { a[3] = { ...a[3], dilation: [1, 2 ** 41] }; return RangeError },
-    // a kernel far larger than x (valid only with 'same' padding, which pads as much as it takes)
-    (c, a) => { a[1] = { data: new Float32Array(size(c.ws) * 50), shape: [c.ws[0], c.ws[1], c.ws[2] * 50 + 200, 1] }; return c.padMode === 'same' ? null : RangeError }
-  ]
-})
+convSpec('conv2d', convGeom, (c) => c.ws[0], [
+  (c, a) => { a[3] = { ...a[3], stride: 0 }; return RangeError },
+  (c, a) => { a[3] = { ...a[3], padding: 'full' }; return RangeError },
+  (c, a) => { a[3] = { ...a[3], padding: [1, 2, 3] }; return TypeError },
+  (c, a) => { a[3] = { ...a[3], groups: c.xs[1] + 1 }; return c.xs[1] === 0 ? null : RangeError },  // C = 0: groups 1 is valid
+  (c, a) => { a[3] = { ...a[3], dilation: [1, 2 ** 41] }; return RangeError },
+  // a kernel far larger than x (valid only with 'same' padding, which pads as much as it takes)
+  (c, a) => { a[1] = { data: new Float32Array(size(c.ws) * 50), shape: [c.ws[0], c.ws[1], c.ws[2] * 50 + 200, 1] }; return c.padMode === 'same' ? null : RangeError }
+])
 
-spec({
-  name: 'conv2dBackward',
-  gen: convGeom.chain((c) => gradOuts.map((go) => ({ ...c, go }))),
-  sig: ['t', 't', 't', 'o'],
-  outs: ['dx', 'dw', 'db'],
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed + 1), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 2), shape: c.ws }
-    const ys = conv.conv2d(x, w, null, c.o).shape
-    const dy = { data: data(size(ys), c.prof, c.seed), shape: ys }
-    const e = conv.conv2dBackward(dy, x, w, c.o)
-    const shapes = { dx: c.xs, dw: c.ws, db: [c.ws[0]] }
-    const keys = ['dx', 'dw', 'db']
-    return {
-      args: () => {
-        const go = makeGradOuts(c.out ? c.go : null, keys, shapes, c.seed)
-        return [tensorOf(fv, dy.data, ys, c.form), x, w, optsWith(c.o, { out: go.out, accumulate: go.out ? go.acc : undefined }), go]
-      },
-      check (r, args) { checkGrads(fv, r, args[4], keys, shapes, e, c, 'conv2dBackward', { rtol: 1e-3, atol: 1e-3 }) }
-    }
-  },
-  invalid: [(c, a) => { a[0] = { data: new Float32Array(1), shape: [1, 1, 1, 1] }; return RangeError }]
-})
+convBackwardSpec('conv2d', convGeom, { rtol: 1e-3, atol: 1e-3 }, [(c, a) => { a[0] = { data: new Float32Array(1), shape: [1, 1, 1, 1] }; return RangeError }])
 
 const transposeGeom = rec({
   N: dim({ max: 2 }), groups: fc.constantFrom(1, 2), cig: fc.integer({ min: 1, max: 3 }), cog: dim({ max: 3, zero: false }),
@@ -543,51 +554,14 @@ const transposeGeom = rec({
   return OH >= 1 && OW >= 1
 })
 
-spec({
-  name: 'conv2dTranspose',
-  gen: transposeGeom,
-  sig: ['t', 't', 't?', 'o'],
-  outs: 'out',
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 1), shape: c.ws }
-    const Cout = c.cog * c.groups
-    const b = c.bias ? { data: data(Cout, c.prof, c.seed + 2), shape: [Cout] } : null
-    const o = { ...c.o, activation: c.relu ? 'relu' : undefined }
-    const e = conv.conv2dTranspose(x, w, b, o)
-    return {
-      args: () => [tensorOf(fv, x.data, c.xs, c.form), w, b, optsWith(o, { out: c.out ? outT(e.shape) : undefined })],
-      check (r, args) { tensorIs(fv, r, e.shape, 'conv2dTranspose'); inOut(r, args[3].out, 'conv2dTranspose'); close(r.data, e.data, c, 'conv2dTranspose') }
-    }
-  },
-  invalid: [
-    (c, a) => { a[3] = { ...a[3], outputPadding: [c.sh, 0] }; return RangeError },
-    (c, a) => { a[3] = { ...a[3], padding: 'same' }; return RangeError },
-    (c, a) => { a[3] = { ...a[3], padding: [c.kh * 4 + c.H * c.sh, 0] }; return RangeError }
-  ]
-})
+convSpec('conv2dTranspose', transposeGeom, (c) => c.cog * c.groups, [
+  (c, a) => { a[3] = { ...a[3], outputPadding: [c.sh, 0] }; return RangeError },
+  (c, a) => { a[3] = { ...a[3], padding: 'same' }; return RangeError },
+  (c, a) => { a[3] = { ...a[3], padding: [c.kh * 4 + c.H * c.sh, 0] }; return RangeError }
+])
 
-spec({
-  name: 'conv2dTransposeBackward',
-  gen: transposeGeom.chain((c) => gradOuts.map((go) => ({ ...c, go }))),
-  sig: ['t', 't', 't', 'o'],
-  outs: ['dx', 'dw', 'db'],
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed + 1), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 2), shape: c.ws }
-    const ys = conv.conv2dTranspose(x, w, null, c.o).shape
-    const dy = { data: data(size(ys), c.prof, c.seed), shape: ys }
-    const e = conv.conv2dTransposeBackward(dy, x, w, c.o)
-    const shapes = { dx: c.xs, dw: c.ws, db: [ys[1]] }
-    const keys = ['dx', 'dw', 'db']
-    return {
-      args: () => {
-        const go = makeGradOuts(c.out ? c.go : null, keys, shapes, c.seed)
-        return [tensorOf(fv, dy.data, ys, c.form), x, w, optsWith(c.o, { out: go.out, accumulate: go.out ? go.acc : undefined }), go]
-      },
-      // dw sums N·H·W products in float32: 'wide' values cancel to far less than the terms
-      check (r, args) { checkGrads(fv, r, args[4], keys, shapes, e, c, 'conv2dTransposeBackward', { rtol: 1e-3, atol: 1e-3 }) }
-    }
-  }
-})
+// dw sums N·H·W products in float32: 'wide' values cancel to far less than the terms
+convBackwardSpec('conv2dTranspose', transposeGeom, { rtol: 1e-3, atol: 1e-3 })
 
 const conv1dGeom = rec({
   N: dim({ max: 2 }), groups: fc.constantFrom(1, 2), cg: dim({ max: 3 }), og: dim({ max: 3, zero: false }),
@@ -606,45 +580,9 @@ const conv1dGeom = rec({
   return y.shape[2] >= 1
 })
 
-spec({
-  name: 'conv1d',
-  gen: conv1dGeom,
-  sig: ['t', 't', 't?', 'o'],
-  outs: 'out',
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 1), shape: c.ws }
-    const b = c.bias ? { data: data(c.ws[0], c.prof, c.seed + 2), shape: [c.ws[0]] } : null
-    const o = { ...c.o, activation: c.relu ? 'relu' : undefined }
-    const e = conv.conv1d(x, w, b, o)
-    return {
-      args: () => [tensorOf(fv, x.data, c.xs, c.form), w, b, optsWith(o, { out: c.out ? outT(e.shape) : undefined })],
-      check (r, args) { tensorIs(fv, r, e.shape, 'conv1d'); inOut(r, args[3].out, 'conv1d'); close(r.data, e.data, c, 'conv1d') }
-    }
-  },
-  invalid: [(c, a) => { a[3] = { ...a[3], stride: [1, 2] }; return TypeError }, (c, a) => { a[0] = { ...a[0], shape: [...c.xs, 1] }; return RangeError }]
-})
+convSpec('conv1d', conv1dGeom, (c) => c.ws[0], [(c, a) => { a[3] = { ...a[3], stride: [1, 2] }; return TypeError }, (c, a) => { a[0] = { ...a[0], shape: [...c.xs, 1] }; return RangeError }])
 
-spec({
-  name: 'conv1dBackward',
-  gen: conv1dGeom.chain((c) => gradOuts.map((go) => ({ ...c, go }))),
-  sig: ['t', 't', 't', 'o'],
-  outs: ['dx', 'dw', 'db'],
-  build (c, fv) {
-    const x = { data: data(size(c.xs), c.prof, c.seed + 1), shape: c.xs }; const w = { data: data(size(c.ws), c.prof, c.seed + 2), shape: c.ws }
-    const ys = conv.conv1d(x, w, null, c.o).shape
-    const dy = { data: data(size(ys), c.prof, c.seed), shape: ys }
-    const e = conv.conv1dBackward(dy, x, w, c.o)
-    const shapes = { dx: c.xs, dw: c.ws, db: [c.ws[0]] }
-    const keys = ['dx', 'dw', 'db']
-    return {
-      args: () => {
-        const go = makeGradOuts(c.out ? c.go : null, keys, shapes, c.seed)
-        return [tensorOf(fv, dy.data, ys, c.form), x, w, optsWith(c.o, { out: go.out, accumulate: go.out ? go.acc : undefined }), go]
-      },
-      check (r, args) { checkGrads(fv, r, args[4], keys, shapes, e, c, 'conv1dBackward') }
-    }
-  }
-})
+convBackwardSpec('conv1d', conv1dGeom)
 
 // ---------------------------------------------------------------- pools
 
