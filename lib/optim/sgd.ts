@@ -1,6 +1,6 @@
 // SGD with momentum, dampening, Nesterov momentum, weight decay and maximize: PyTorch's
 // torch.optim.SGD (single-tensor update), one fused native pass per parameter.
-import { sgdStep, sgdStepAsync } from '../ops/optim'
+import { type SgdStepOptions, sgdStep, sgdStepAsync } from '../ops/optim'
 import { type Tensor } from '../tensor'
 import { booleanArg, describe, rangeError, tensorArg, typeError } from '../validate'
 import { nonNegativeArg } from '../ops/args'
@@ -9,20 +9,8 @@ import {
 } from './optimizer'
 import { settleAll } from './settle'
 
-export interface SGDOptions {
-  /** Learning rate, ≥ 0 (default 1e-3). */
-  lr?: number
-  /** Momentum factor, ≥ 0 (default 0). */
-  momentum?: number
-  /** Dampening of the gradient's share of the momentum (default 0). */
-  dampening?: number
-  /** Nesterov momentum (needs momentum > 0 and dampening = 0; default false). */
-  nesterov?: boolean
-  /** L2 penalty: weightDecay·param is added to the gradient (default 0). */
-  weightDecay?: number
-  /** Ascend the objective instead of descending it (default false). */
-  maximize?: boolean
-}
+/** The step's options without initBuffer, which the optimizer sets from each buffer's state. */
+export type SGDOptions = Omit<SgdStepOptions, 'initBuffer'>
 
 export type SGDHyper = Required<SGDOptions>
 

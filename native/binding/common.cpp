@@ -316,13 +316,8 @@ void Output::bind(Args& args, size_t index, const char* name, int64_t length,
     return;
   }
   args.expect_length(out, length);
-  const auto* lo = reinterpret_cast<const char*>(out.data);
-  const auto* hi = lo + out.length * sizeof(float);
   for (const F32* in : inputs) {
-    if (!in->present || in->length == 0 || out.length == 0) continue;
-    const auto* ilo = reinterpret_cast<const char*>(in->data);
-    const auto* ihi = ilo + in->length * sizeof(float);
-    if (lo < ihi && ilo < hi)
+    if (overlap(out, *in))
       throw Napi::RangeError::New(args.env(),
                                   std::string(args.op()) + ": " + name + " must not share memory with " + in->name);
   }

@@ -50,6 +50,18 @@ inline F32 span_of(const I32& a) {
   return s;
 }
 
+// Whether two byte ranges share memory (an empty range shares none). Every binding's
+// "must not share memory" check goes through this.
+inline bool overlap(const void* a, size_t abytes, const void* b, size_t bbytes) {
+  if (abytes == 0 || bbytes == 0) return false;
+  const auto* a0 = static_cast<const char*>(a);
+  const auto* b0 = static_cast<const char*>(b);
+  return a0 < b0 + bbytes && b0 < a0 + abytes;
+}
+inline bool overlap(const F32& a, const F32& b) {
+  return a.present && b.present && overlap(a.data, a.length * sizeof(float), b.data, b.length * sizeof(float));
+}
+
 // A shape argument: a JS array of at most kMaxShapeRank non-negative safe integers.
 constexpr int kMaxShapeRank = 8;
 struct Shape {

@@ -37,13 +37,6 @@ void u16_arg(Args& a, size_t i, const char* name, U16* out) {
   out->ref = Napi::Persistent(arr.As<Napi::Object>());
 }
 
-bool overlap(const void* a, size_t abytes, const void* b, size_t bbytes) {
-  if (abytes == 0 || bbytes == 0) return false;
-  const auto* a0 = static_cast<const char*>(a);
-  const auto* b0 = static_cast<const char*>(b);
-  return a0 < b0 + bbytes && b0 < a0 + abytes;
-}
-
 void refuse_shared(Args& a) {
   throw Napi::RangeError::New(a.env(), std::string(a.op()) + ": out must not share memory with src");
 }

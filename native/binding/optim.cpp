@@ -19,13 +19,6 @@ namespace {
 
 constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;
 
-bool overlap(const F32& a, const F32& b) {
-  if (!a.present || !b.present || a.length == 0 || b.length == 0) return false;
-  const auto* a0 = reinterpret_cast<const char*>(a.data);
-  const auto* b0 = reinterpret_cast<const char*>(b.data);
-  return a0 < b0 + b.length * sizeof(float) && b0 < a0 + a.length * sizeof(float);
-}
-
 // Every tensor must hold n elements, and none may share memory with another: the kernel
 // reads each one while it writes the in-place ones.
 void check_tensors(Args& a, std::initializer_list<const F32*> ts, int64_t n) {
